@@ -1,0 +1,81 @@
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import type { Logger } from '../ops/logger.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Health } from './health.js';
+import { inferCacheService, loadPackageDefinition } from './proto.js';
+import { toServiceError } from './status.js';
+
+export interface ServerOptions {
+  readonly addr: string;
+  readonly maxMessageBytes: number;
+}
+
+type AsyncUnary = (request: unknown) => Promise<unknown>;
+
+/**
+ * The gRPC server: our service, grpc.health.v1, and server reflection over
+ * both (so `grpcurl list`/`describe` work with no proto files). Every call
+ * goes through `unary`, which times it, counts it by status code and maps
+ * errors to statuses in one place.
+ */
+export async function startGrpcServer(
+  options: ServerOptions,
+  handlers: Record<'Predict' | 'ListModels', AsyncUnary>,
+  health: Health,
+  metrics: Metrics,
+  log: Logger,
+): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+  });
+  const definition = loadPackageDefinition();
+  server.addService(inferCacheService(definition), {
+    Predict: unary('Predict', handlers.Predict, metrics, log),
+    ListModels: unary('ListModels', handlers.ListModels, metrics, log),
+  });
+  health.implementation.addToServer(server);
+  new ReflectionService(definition).addToServer(server);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.addr, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
+  });
+  return { server, port };
+}
+
+function unary(
+  method: string,
+  handler: AsyncUnary,
+  metrics: Metrics,
+  log: Logger,
+): grpc.handleUnaryCall<unknown, unknown> {
+  const duration = metrics.requestDuration.labels(method);
+  const byCode = new Map<grpc.status, ReturnType<typeof metrics.requests.labels>>();
+  const count = (code: grpc.status) => {
+    let c = byCode.get(code);
+    if (c === undefined) {
+      c = metrics.requests.labels(method, grpc.status[code] ?? String(code));
+      byCode.set(code, c);
+    }
+    c.inc();
+  };
+  return (call, callback) => {
+    const stop = duration.startTimer();
+    handler(call.request).then(
+      (response) => {
+        stop();
+        count(grpc.status.OK);
+        callback(null, response);
+      },
+      (error: unknown) => {
+        stop();
+        const mapped = toServiceError(error);
+        count(mapped.code);
+        if (mapped.code === grpc.status.INTERNAL) log.error({ err: error, method }, 'call failed');
+        callback(mapped);
+      },
+    );
+  };
+}

@@ -1,0 +1,117 @@
+import type { Server as HttpServer } from 'node:http';
+import type * as grpc from '@grpc/grpc-js';
+import { Health } from './api/health.js';
+import { listModelsHandler } from './api/list_models_handler.js';
+import { predictHandler } from './api/predict_handler.js';
+import { startGrpcServer } from './api/server.js';
+import { createKeyHasher } from './cache/keys.js';
+import { L1Cache } from './cache/l1.js';
+import { L2Cache } from './cache/l2.js';
+import { TieredCache } from './cache/tiered.js';
+import { redactConfig } from './config/redact.js';
+import type { Config } from './config/schema.js';
+import { InferencePool } from './model/pool.js';
+import { loadModels } from './model/registry.js';
+import { startMetricsServer } from './ops/http.js';
+import type { Logger } from './ops/logger.js';
+import { createMetrics } from './ops/metrics.js';
+import { PredictService } from './predict/service.js';
+
+export interface App {
+  readonly grpcPort: number;
+  /** Drains and stops everything; resolves when it is safe to exit. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** Wires the sidecar together from a validated config and starts serving. */
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  log.info({ config: redactConfig(config) }, 'effective configuration');
+  const metrics = createMetrics();
+  const health = new Health();
+
+  const models = await loadModels(config.modelsDir);
+  let ready = 0;
+  for (const model of models.values()) {
+    health.setModel(model.name, model.current !== undefined);
+    for (const v of model.versions) {
+      if (v.state === 'ready') ready++;
+      else log.error({ model: v.name, version: v.version, err: v.error }, 'model version failed to load');
+    }
+    log.info({ model: model.name, current: model.current?.version ?? null }, 'model loaded');
+  }
+  metrics.modelsLoaded.labels('ready').set(ready);
+  metrics.modelsLoaded.labels('failed').set([...models.values()].reduce((n, m) => n + m.versions.length, 0) - ready);
+  if (models.size === 0) log.warn({ modelsDir: config.modelsDir }, 'no models found: Predict will answer NOT_FOUND');
+
+  const pool = new InferencePool({
+    workers: config.inferenceWorkers,
+    intraOpThreads: config.inferenceThreads,
+    maxQueue: config.inferenceQueue,
+    preload: [...models.values()].flatMap((m) => (m.current ? [m.current.path] : [])),
+  });
+  const l1 = new L1Cache({ maxBytes: config.l1MaxBytes, ttlMs: config.l1TtlMs }, metrics);
+  let l2: L2Cache | undefined;
+  if (config.redisUrl === '') log.warn('no Redis configured: running with the in-process L1 only');
+  else
+    l2 = new L2Cache(
+      { url: config.redisUrl, timeoutMs: config.l2TimeoutMs, maxPendingWrites: config.l2MaxPendingWrites },
+      metrics,
+      log,
+    );
+  const cache = new TieredCache(l1, l2, { l2TtlMs: config.l2TtlMs, l2TtlJitter: config.l2TtlJitter }, metrics);
+  const service = new PredictService({
+    models: () => models,
+    cache,
+    pool,
+    hasher: createKeyHasher(config.keyHash, config.keySecret),
+    keyPrefix: config.keyPrefix,
+    maxBatchRows: config.maxBatchRows,
+    metrics,
+  });
+
+  const { server, port } = await startGrpcServer(
+    { addr: config.grpcAddr, maxMessageBytes: config.maxMessageBytes },
+    { Predict: predictHandler(service), ListModels: listModelsHandler(() => models) },
+    health,
+    metrics,
+    log,
+  );
+  const http = config.metricsAddr === 'off' ? undefined : await startMetricsServer(config.metricsAddr, metrics.registry);
+  health.serving();
+  log.info({ grpcAddr: config.grpcAddr, grpcPort: port, metricsAddr: config.metricsAddr }, 'infercache serving');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    grpcPort: port,
+    shutdown(reason) {
+      stopping ??= drain(reason);
+      return stopping;
+    },
+  };
+
+  async function drain(reason: string): Promise<void> {
+    log.info({ reason, graceMs: config.shutdownGraceMs }, 'draining: health NOT_SERVING, finishing in-flight calls');
+    health.draining();
+    await stopGrpc(server, config.shutdownGraceMs, log);
+    await Promise.allSettled([l2?.close(), pool.close(), closeHttp(http)]);
+    log.info('stopped');
+  }
+}
+
+async function stopGrpc(server: grpc.Server, graceMs: number, log: Logger): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      log.warn({ graceMs }, 'grace period over: cancelling the calls still running');
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function closeHttp(http: HttpServer | undefined): Promise<void> {
+  return new Promise((resolve) => (http ? http.close(() => resolve()) : resolve()));
+}

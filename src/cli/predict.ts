@@ -1,0 +1,86 @@
+import { connect } from './client.js';
+import { tensorsFromFlags, tensorsFromJson } from './predict_input.js';
+
+export interface PredictOptions {
+  addr: string;
+  model: string;
+  version?: string;
+  input: string[];
+  json?: string;
+  bypass?: boolean;
+  noStore?: boolean;
+  maxAgeMs?: string;
+  output: 'text' | 'json';
+  timeoutMs: string;
+}
+
+const SOURCES = ['?', 'l1', 'l2', 'model'];
+
+/** `infercache predict`: one Predict call; prints outputs and where each row came from. */
+export async function predictCommand(o: PredictOptions): Promise<void> {
+  const client = connect(o.addr, Number(o.timeoutMs));
+  try {
+    const { models } = await client.listModels();
+    const model = models.find((m) => m.name === o.model);
+    if (model === undefined) throw new Error(`unknown model "${o.model}" (loaded: ${models.map((m) => m.name).join(', ')})`);
+    const version = model.versions.find((v) => v.version === (o.version || model.current_version));
+    if (version === undefined) throw new Error(`model ${o.model} has no version "${o.version}"`);
+    const inputs = o.json !== undefined ? tensorsFromJson(version.inputs, o.json) : tensorsFromFlags(version.inputs, o.input);
+    const reply = await client.predict<PredictReply>({
+      model: o.model,
+      version: o.version ?? '',
+      inputs,
+      cache: { bypass: !!o.bypass, no_store: !!o.noStore, max_age_ms: Number(o.maxAgeMs ?? 0) },
+      typed_outputs: true,
+    });
+    const rendered = render(reply, model.labels);
+    process.stdout.write(o.output === 'json' ? `${JSON.stringify(rendered)}\n` : text(rendered));
+  } finally {
+    client.close();
+  }
+}
+
+interface PredictReply {
+  model: string;
+  version: string;
+  row_cached: boolean;
+  row_sources: number[];
+  outputs: Record<string, { shape: string[]; [field: string]: unknown }>;
+}
+
+function render(reply: PredictReply, labels: string[]) {
+  const outputs: Record<string, { shape: number[]; values: unknown[] }> = {};
+  for (const [name, t] of Object.entries(reply.outputs)) {
+    const values = ['float_data', 'double_data', 'int32_data', 'int64_data', 'uint64_data', 'string_data']
+      .map((f) => t[f] as unknown[])
+      .find((v) => v.length > 0) ?? [];
+    outputs[name] = {
+      shape: t.shape.map(Number),
+      values: values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v)),
+    };
+  }
+  return {
+    model: reply.model,
+    version: reply.version,
+    rowCached: reply.row_cached,
+    sources: reply.row_sources.map((s) => SOURCES[s] ?? '?'),
+    outputs,
+    labels,
+  };
+}
+
+function text(r: ReturnType<typeof render>): string {
+  const lines = [`model ${r.model} version ${r.version}${r.rowCached ? '' : ' (cached as one whole request)'}`];
+  const rows = r.sources.length;
+  r.sources.forEach((source, i) => {
+    const parts = Object.entries(r.outputs).map(([name, o]) => {
+      const per = rows > 0 && r.rowCached ? o.values.length / rows : o.values.length;
+      const slice = r.rowCached ? o.values.slice(i * per, (i + 1) * per) : o.values;
+      const shown = slice.map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v));
+      const label = name === 'label' && r.labels.length > 0 ? ` (${r.labels[Number(shown[0])] ?? '?'})` : '';
+      return `${name}=${JSON.stringify(shown)}${label}`;
+    });
+    lines.push(`row ${i} [${source}] ${parts.join(' ')}`);
+  });
+  return `${lines.join('\n')}\n`;
+}

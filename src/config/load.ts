@@ -1,0 +1,38 @@
+import { InferCacheError } from '../errors.js';
+import { type Config, ENV_PREFIX, flagName, SETTINGS, type SettingName } from './schema.js';
+
+/**
+ * Builds the config once, from defaults < environment < flags, and refuses a
+ * bad value with a message naming the env var or flag it came from.
+ */
+export function loadConfig(
+  flags: Partial<Record<SettingName, string>>,
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const setting = SETTINGS[name];
+    const envName = ENV_PREFIX + setting.env;
+    const fromFlag = flags[name];
+    const fromEnv = env[envName];
+    const [raw, source] =
+      fromFlag !== undefined ? [fromFlag, flagName(name)] : fromEnv !== undefined ? [fromEnv, envName] : [undefined, ''];
+    if (raw === undefined) {
+      out[name] = setting.default;
+      continue;
+    }
+    const parsed = setting.schema.safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push(`${source}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  for (const key of Object.keys(env)) {
+    if (key.startsWith(ENV_PREFIX) && !knownEnv.has(key)) problems.push(`${key}: unknown setting`);
+  }
+  if (problems.length > 0) {
+    throw new InferCacheError('E_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return out as Config;
+}
+
+const knownEnv = new Set(Object.values(SETTINGS).map((s) => ENV_PREFIX + s.env));

@@ -1,0 +1,88 @@
+import * as ort from 'onnxruntime-node';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import { DType, dtypeName } from '../tensor/dtypes.js';
+import { decodeStrings, encodeStrings } from '../tensor/strings.js';
+import { exactBuffer, type RunResult, type RunTask, type WireTensor, type WorkerSettings } from './run_task.js';
+
+/**
+ * Runs ONNX sessions off the event loop. onnxruntime-node's run() blocks the
+ * thread that calls it for the whole run, so sessions live here, in worker
+ * threads, and the main thread only hashes, looks up and moves bytes.
+ */
+const settings = workerData as WorkerSettings;
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+function session(path: string): Promise<ort.InferenceSession> {
+  let s = sessions.get(path);
+  if (s === undefined) {
+    s = ort.InferenceSession.create(path, {
+      intraOpNumThreads: settings.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    // A failed load is not cached, so a fixed file can load on the next call.
+    s.catch(() => sessions.delete(path));
+    sessions.set(path, s);
+  }
+  return s;
+}
+
+await Promise.allSettled(settings.preload.map(session));
+
+export default async function run(task: RunTask) {
+  const s = await session(task.modelPath);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const f of task.feeds) feeds[f.name] = toOrt(f);
+  const results = await s.run(feeds, [...task.outputNames]);
+  const outputs = task.outputNames.map((name) => fromOrt(name, results[name] as ort.Tensor));
+  const value: RunResult = { outputs };
+  // Transfer the output buffers back instead of copying them.
+  return move({ [transferableSymbol]: outputs.map((o) => o.data), [valueSymbol]: value } as unknown as Transferable);
+}
+
+function toOrt(t: WireTensor): ort.Tensor {
+  const dims = [...t.dims];
+  const bytes = new Uint8Array(t.data);
+  switch (t.dtype) {
+    case DType.STRING:
+      return new ort.Tensor('string', decodeStrings(bytes, dims.reduce((a, b) => a * b, 1)), dims);
+    case DType.FLOAT32:
+      return new ort.Tensor('float32', new Float32Array(t.data), dims);
+    case DType.FLOAT64:
+      return new ort.Tensor('float64', new Float64Array(t.data), dims);
+    case DType.INT8:
+      return new ort.Tensor('int8', new Int8Array(t.data), dims);
+    case DType.UINT8:
+      return new ort.Tensor('uint8', bytes, dims);
+    case DType.BOOL:
+      return new ort.Tensor('bool', bytes, dims);
+    case DType.INT16:
+      return new ort.Tensor('int16', new Int16Array(t.data), dims);
+    case DType.UINT16:
+      return new ort.Tensor('uint16', new Uint16Array(t.data), dims);
+    case DType.FLOAT16:
+      return new ort.Tensor('float16', new Uint16Array(t.data), dims);
+    case DType.INT32:
+      return new ort.Tensor('int32', new Int32Array(t.data), dims);
+    case DType.UINT32:
+      return new ort.Tensor('uint32', new Uint32Array(t.data), dims);
+    case DType.INT64:
+      return new ort.Tensor('int64', new BigInt64Array(t.data), dims);
+    case DType.UINT64:
+      return new ort.Tensor('uint64', new BigUint64Array(t.data), dims);
+    default:
+      throw new TypeError(`unsupported dtype ${t.dtype}`);
+  }
+}
+
+function fromOrt(name: string, tensor: ort.Tensor): WireTensor {
+  const dims = tensor.dims.map(Number);
+  const dtype = Object.values(DType).find((d) => dtypeName(d) === tensor.type);
+  if (dtype === undefined) throw new TypeError(`output ${name}: unsupported type ${tensor.type}`);
+  if (dtype === DType.STRING) {
+    return { name, dtype, dims, data: exactBuffer(encodeStrings(tensor.data as string[])) };
+  }
+  const data = tensor.data as ArrayBufferView;
+  return { name, dtype, dims, data: exactBuffer(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) };
+}

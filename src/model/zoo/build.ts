@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildHeavyModel } from './heavy.js';
+import { buildIrisModel } from './iris.js';
+import type { BuiltModel } from './onnx_graph.js';
+
+export interface WrittenModel {
+  name: string;
+  version: number;
+  path: string;
+  bytes: number;
+  sha256: string;
+  changed: boolean;
+}
+
+const SHIPPED: ReadonlyArray<{ name: string; version: number; build: () => BuiltModel }> = [
+  { name: 'iris', version: 1, build: () => buildIrisModel() },
+  { name: 'heavy', version: 1, build: () => buildHeavyModel() },
+];
+
+/** The default model repository: `<repo>/models`, from either dist/model/zoo or src/model/zoo. */
+export function defaultModelsDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../..', 'models');
+}
+
+/** Writes `<dir>/<name>/<version>/model.onnx` and `model.json` for one built model. */
+export async function writeModel(dir: string, name: string, version: number, model: BuiltModel): Promise<WrittenModel> {
+  const versionDir = join(dir, name, String(version));
+  await mkdir(versionDir, { recursive: true });
+  const json = `${JSON.stringify(model.meta, null, 2)}\n`;
+  // model.json first so anything watching for model.onnx finds its metadata already in place.
+  await writeIfChanged(join(versionDir, 'model.json'), new TextEncoder().encode(json));
+  const path = join(versionDir, 'model.onnx');
+  const changed = await writeIfChanged(path, model.onnx);
+  const sha256 = createHash('sha256').update(model.onnx).digest('hex');
+  return { name, version, path, bytes: model.onnx.length, sha256, changed };
+}
+
+export async function buildShippedModels(dir: string = defaultModelsDir()): Promise<WrittenModel[]> {
+  const written: WrittenModel[] = [];
+  for (const { name, version, build } of SHIPPED) written.push(await writeModel(dir, name, version, build()));
+  return written;
+}
+
+// Leaves identical files alone so mtimes (and file watchers) see no change, and swaps changed
+// ones in by rename so a reader never observes a half-written model.
+async function writeIfChanged(path: string, bytes: Uint8Array): Promise<boolean> {
+  const existing = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing?.equals(bytes)) return false;
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path);
+  return true;
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2] ? resolve(process.argv[2]) : defaultModelsDir();
+  for (const m of await buildShippedModels(dir)) {
+    const status = m.changed ? 'written' : 'unchanged';
+    console.log(`${m.name}@${m.version}  ${relative(process.cwd(), m.path)}  ${m.bytes} bytes  sha256:${m.sha256.slice(0, 12)}  ${status}`);
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main().catch((err: unknown) => {
+    console.error(`models: failed to build the shipped models: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}

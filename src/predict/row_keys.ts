@@ -1,0 +1,46 @@
+import { cacheKey, type KeyHasher } from '../cache/keys.js';
+import type { HostTensor } from '../tensor/host_tensor.js';
+import { rowViews } from '../tensor/rows.js';
+
+export interface KeyContext {
+  readonly prefix: string;
+  readonly hasher: KeyHasher;
+  readonly model: string;
+  readonly version: string;
+  /** The model file's digest: a file replaced under the same version gets new keys. */
+  readonly digest: Buffer;
+}
+
+/**
+ * What every hashed row starts with: the model digest, then each input's
+ * name, dtype and row shape. With the shapes fixed here, the row bytes that
+ * follow are unambiguous (strings carry their own lengths).
+ */
+function header(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[], dropAxis0: boolean): Buffer {
+  const layout = inputs.map(([name, t]) => [name, t.dtype, dropAxis0 ? t.dims.slice(1) : t.dims]);
+  return Buffer.concat([ctx.digest, Buffer.from(JSON.stringify(layout))]);
+}
+
+/** One key per row (axis 0), plus each input's row views for stacking misses later. */
+export function rowKeys(
+  ctx: KeyContext,
+  inputs: readonly (readonly [string, HostTensor])[],
+  rows: number,
+): { keys: string[]; views: Buffer[][] } {
+  const head = header(ctx, inputs, true);
+  const views = inputs.map(([, t]) => rowViews(t));
+  const keys: string[] = new Array(rows);
+  const parts: Buffer[] = new Array(inputs.length + 1);
+  parts[0] = head;
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < views.length; i++) parts[i + 1] = (views[i] as Buffer[])[r] as Buffer;
+    keys[r] = cacheKey(ctx.prefix, 'p', ctx.model, ctx.version, ctx.hasher(Buffer.concat(parts)));
+  }
+  return { keys, views };
+}
+
+/** One key for a request cached as a whole. */
+export function wholeKey(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[]): string {
+  const bytes = Buffer.concat([header(ctx, inputs, false), ...inputs.map(([, t]) => t.data)]);
+  return cacheKey(ctx.prefix, 'p', ctx.model, ctx.version, ctx.hasher(bytes));
+}

@@ -1,0 +1,226 @@
+import type { CacheEntry } from '../cache/entry.js';
+import type { KeyHasher } from '../cache/keys.js';
+import { SingleFlight } from '../cache/single_flight.js';
+import type { Hit, TieredCache } from '../cache/tiered.js';
+import { InferCacheError } from '../errors.js';
+import type { InferencePool, NamedTensor } from '../model/pool.js';
+import type { Model, ReadyVersion } from '../model/registry.js';
+import { validateInputs } from '../model/validate.js';
+import type { Metrics } from '../ops/metrics.js';
+import { canonicalizeInPlace } from '../tensor/canonical.js';
+import type { HostTensor } from '../tensor/host_tensor.js';
+import { rowViews, stackRows } from '../tensor/rows.js';
+import { resolveVersion } from './model_catalog.js';
+import { type KeyContext, rowKeys, wholeKey } from './row_keys.js';
+
+export type RowSource = 'l1' | 'l2' | 'model';
+
+export interface CacheControl {
+  readonly bypass: boolean;
+  readonly noStore: boolean;
+  readonly maxAgeMs: number;
+}
+
+export interface PredictRequest {
+  readonly model: string;
+  readonly version: string;
+  readonly inputs: ReadonlyMap<string, HostTensor>;
+  readonly cache: CacheControl;
+}
+
+export interface PredictResult {
+  readonly model: string;
+  readonly version: string;
+  readonly outputs: readonly NamedTensor[];
+  readonly rowSources: readonly RowSource[];
+  readonly rowCached: boolean;
+}
+
+export interface PredictDeps {
+  readonly models: () => ReadonlyMap<string, Model>;
+  readonly cache: TieredCache;
+  readonly pool: InferencePool;
+  readonly hasher: KeyHasher;
+  readonly keyPrefix: string;
+  readonly maxBatchRows: number;
+  readonly metrics: Metrics;
+}
+
+/**
+ * Predict, cached row by row: hits from L1, one Redis round trip for the L1
+ * misses, one model run for what is still missing (rows another request is
+ * already computing are awaited, not run twice), then the response in the
+ * request's order.
+ */
+export class PredictService {
+  readonly #deps: PredictDeps;
+  readonly #flight = new SingleFlight<CacheEntry>();
+
+  constructor(deps: PredictDeps) {
+    this.#deps = deps;
+  }
+
+  async predict(req: PredictRequest): Promise<PredictResult> {
+    const mv = resolveVersion(this.#deps.models(), req.model, req.version);
+    const rows = validateInputs(mv.name, mv.signature, req.inputs, { maxBatchRows: this.#deps.maxBatchRows });
+    // Signature order, so the same inputs sent in any order hash alike.
+    const inputs = mv.signature.inputs.map((s) => {
+      const t = req.inputs.get(s.name) as HostTensor;
+      canonicalizeInPlace(t);
+      return [s.name, t] as const;
+    });
+    const ctx: KeyContext = {
+      prefix: this.#deps.keyPrefix,
+      hasher: this.#deps.hasher,
+      model: mv.name,
+      version: mv.version,
+      digest: mv.digest,
+    };
+    const result = mv.signature.rowCacheable
+      ? await this.#predictRows(mv, ctx, inputs, rows, req.cache)
+      : await this.#predictWhole(mv, ctx, inputs, req.cache);
+    this.#countSources(mv.name, result.rowSources);
+    return result;
+  }
+
+  async #predictRows(
+    mv: ReadyVersion,
+    ctx: KeyContext,
+    inputs: readonly (readonly [string, HostTensor])[],
+    rows: number,
+    cache: CacheControl,
+  ): Promise<PredictResult> {
+    const { keys, views } = rowKeys(ctx, inputs, rows);
+    const hits: (Hit | undefined)[] = cache.bypass
+      ? new Array<undefined>(rows).fill(undefined)
+      : await this.#deps.cache.getMany('p', keys, cache.maxAgeMs);
+    const entries: (CacheEntry | undefined)[] = hits.map((h) => h?.entry);
+    const sources: RowSource[] = hits.map((h) => h?.tier ?? 'model');
+
+    // Rows to run: first occurrence of each missing key not already in flight.
+    const toRun: number[] = [];
+    const waits: Promise<void>[] = [];
+    const firstRow = new Map<string, number>();
+    for (let r = 0; r < rows; r++) {
+      if (entries[r] !== undefined) continue;
+      const key = keys[r] as string;
+      if (firstRow.has(key)) continue;
+      firstRow.set(key, r);
+      const pending = cache.bypass ? undefined : this.#flight.pending(key);
+      if (pending !== undefined) waits.push(pending.then((e) => void (entries[r] = e)));
+      else toRun.push(r);
+    }
+    if (toRun.length > 0) {
+      const runKeys = toRun.map((r) => keys[r] as string);
+      const claim = cache.bypass ? undefined : this.#flight.claim(runKeys);
+      try {
+        const feeds = inputs.map(([name, t], i) => ({
+          name,
+          ...stackRows(
+            t.dtype,
+            t.dims.slice(1),
+            toRun.map((r) => (views[i] as Buffer[])[r] as Buffer),
+          ),
+        }));
+        const computed = splitRows(await this.#run(mv, feeds, toRun.length), Date.now());
+        toRun.forEach((r, j) => {
+          entries[r] = computed[j];
+          claim?.resolve(keys[r] as string, computed[j] as CacheEntry);
+        });
+        if (!cache.bypass && !cache.noStore) this.#deps.cache.setMany(runKeys, computed);
+      } catch (error) {
+        claim?.reject(error);
+        throw error;
+      }
+    }
+    await Promise.all(waits);
+    for (let r = 0; r < rows; r++) {
+      if (entries[r] === undefined) entries[r] = entries[firstRow.get(keys[r] as string) as number];
+    }
+    const outputs = mv.signature.outputs.map((spec, j) => {
+      const first = (entries[0] as CacheEntry).tensors[j] as HostTensor;
+      const rowData = entries.map((e) => ((e as CacheEntry).tensors[j] as HostTensor).data);
+      return { name: spec.name, ...stackRows(first.dtype, first.dims, rowData) };
+    });
+    return { model: mv.name, version: mv.version, outputs, rowSources: sources, rowCached: true };
+  }
+
+  async #predictWhole(
+    mv: ReadyVersion,
+    ctx: KeyContext,
+    inputs: readonly (readonly [string, HostTensor])[],
+    cache: CacheControl,
+  ): Promise<PredictResult> {
+    const key = wholeKey(ctx, inputs);
+    const hit = cache.bypass ? undefined : (await this.#deps.cache.getMany('p', [key], cache.maxAgeMs))[0];
+    let entry = hit?.entry;
+    if (entry === undefined) {
+      const outputs = await this.#run(mv, inputs.map(([name, t]) => ({ name, ...t })), undefined);
+      entry = { createdAt: Date.now(), tensors: outputs };
+      if (!cache.bypass && !cache.noStore) this.#deps.cache.setMany([key], [entry]);
+    }
+    const outputs = mv.signature.outputs.map((spec, j) => ({ name: spec.name, ...(entry.tensors[j] as HostTensor) }));
+    return { model: mv.name, version: mv.version, outputs, rowSources: [hit?.tier ?? 'model'], rowCached: false };
+  }
+
+  /** One model run; with `rows` set, every output must have that many rows. */
+  async #run(mv: ReadyVersion, feeds: NamedTensor[], rows: number | undefined): Promise<NamedTensor[]> {
+    const { metrics, pool } = this.#deps;
+    const stop = metrics.inferenceDuration.labels(mv.name).startTimer();
+    try {
+      const outputs = await pool.run(
+        mv.path,
+        feeds,
+        mv.signature.outputs.map((o) => o.name),
+      );
+      metrics.inferenceBatchRows.labels(mv.name).observe(rows ?? 1);
+      if (rows !== undefined) {
+        for (const o of outputs) {
+          if (o.dims[0] !== rows) {
+            throw new InferCacheError(
+              'E_INFERENCE_FAILED',
+              `model ${mv.name}:${mv.version} output "${o.name}" has ${o.dims[0]} rows for ${rows} input rows; ` +
+                'set "rowCacheable": false in its model.json',
+            );
+          }
+        }
+      }
+      return outputs;
+    } catch (error) {
+      const reason = error instanceof InferCacheError ? error.code : 'E_INFERENCE_FAILED';
+      metrics.inferenceErrors.labels(mv.name, reason).inc();
+      throw error;
+    } finally {
+      stop();
+    }
+  }
+
+  #countSources(model: string, sources: readonly RowSource[]): void {
+    let l1 = 0;
+    let l2 = 0;
+    for (const s of sources) {
+      if (s === 'l1') l1++;
+      else if (s === 'l2') l2++;
+    }
+    const counter = this.#deps.metrics.rowsServed;
+    if (l1 > 0) counter.labels(model, 'l1').inc(l1);
+    if (l2 > 0) counter.labels(model, 'l2').inc(l2);
+    if (sources.length - l1 - l2 > 0) counter.labels(model, 'model').inc(sources.length - l1 - l2);
+  }
+}
+
+/** Cuts a batch's outputs into one cache entry per row. */
+function splitRows(outputs: readonly NamedTensor[], createdAt: number): CacheEntry[] {
+  const perOutput = outputs.map((o) => ({ o, rows: rowViews(o) }));
+  const count = outputs[0]?.dims[0] ?? 0;
+  const entries: CacheEntry[] = new Array(count);
+  for (let r = 0; r < count; r++) {
+    entries[r] = {
+      createdAt,
+      // Copy each row out of the batch buffer, so a cached row does not pin
+      // the whole batch in memory (L1 counts only the row's bytes).
+      tensors: perOutput.map(({ o, rows }) => ({ dtype: o.dtype, dims: o.dims.slice(1), data: Buffer.from(rows[r] as Buffer) })),
+    };
+  }
+  return entries;
+}
