@@ -107,5 +107,5 @@ export const ENV_PREFIX = 'INFERCACHE_';
 
 /** `l1MaxBytes` -> `--l1-max-bytes`. */
 export function flagName(name: SettingName): string {
-  return `--${name.replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`)}`;
+  return `--${name.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`;
 }

@@ -38,7 +38,7 @@ export default async function run(task: RunTask) {
   const outputs = task.outputNames.map((name) => fromOrt(name, results[name] as ort.Tensor));
   const value: RunResult = { outputs };
   // Transfer the output buffers back instead of copying them.
-  return move({ [transferableSymbol]: outputs.map((o) => o.data), [valueSymbol]: value } as unknown as Transferable);
+  return move({ [transferableSymbol]: outputs.map((o) => o.data), [valueSymbol]: value } as unknown as ArrayBuffer);
 }
 
 function toOrt(t: WireTensor): ort.Tensor {

@@ -68,7 +68,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const metricsAddr = `127.0.0.1:${await freePort()}`;
   sidecarCount += 1;
   const keyPrefix =
-    opts.keyPrefix ?? `ictest:${process.pid}-${sidecarCount}-${randomBytes(4).toString('hex')}:`;
+    // The key format adds its own ':' after the prefix, and the setting allows
+    // only [A-Za-z0-9_.-]{1,32} (at most 7 + 7 + 1 + 4 + 1 + 8 = 28 chars here).
+    opts.keyPrefix ?? `ictest-${process.pid}-${sidecarCount}-${randomBytes(4).toString('hex')}`;
   const env: Record<string, string> = {
     ...baseEnv(),
     INFERCACHE_GRPC_ADDR: grpcAddr,
