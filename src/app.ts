@@ -40,8 +40,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log.info({ model: model.name, current: model.current?.version ?? null }, 'model loaded');
   }
   metrics.modelsLoaded.labels('ready').set(ready);
-  metrics.modelsLoaded.labels('failed').set([...models.values()].reduce((n, m) => n + m.versions.length, 0) - ready);
-  if (models.size === 0) log.warn({ modelsDir: config.modelsDir }, 'no models found: Predict will answer NOT_FOUND');
+  metrics.modelsLoaded
+    .labels('failed')
+    .set([...models.values()].reduce((n, m) => n + m.versions.length, 0) - ready);
+  if (models.size === 0)
+    log.warn({ modelsDir: config.modelsDir }, 'no models found: Predict will answer NOT_FOUND');
 
   const pool = new InferencePool({
     workers: config.inferenceWorkers,
@@ -58,7 +61,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       metrics,
       log,
     );
-  const cache = new TieredCache(l1, l2, { l2TtlMs: config.l2TtlMs, l2TtlJitter: config.l2TtlJitter }, metrics);
+  const cache = new TieredCache(
+    l1,
+    l2,
+    { l2TtlMs: config.l2TtlMs, l2TtlJitter: config.l2TtlJitter },
+    metrics,
+  );
   const service = new PredictService({
     models: () => models,
     cache,
@@ -70,15 +78,23 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
 
   const { server, port } = await startGrpcServer(
-    { addr: config.grpcAddr, maxMessageBytes: config.maxMessageBytes },
+    {
+      addr: config.grpcAddr,
+      maxMessageBytes: config.maxMessageBytes,
+      maxInflightCalls: config.maxInflightCalls,
+    },
     { Predict: predictHandler(service), ListModels: listModelsHandler(() => models) },
     health,
     metrics,
     log,
   );
-  const http = config.metricsAddr === 'off' ? undefined : await startMetricsServer(config.metricsAddr, metrics.registry);
+  const http =
+    config.metricsAddr === 'off' ? undefined : await startMetricsServer(config.metricsAddr, metrics.registry);
   health.serving();
-  log.info({ grpcAddr: config.grpcAddr, grpcPort: port, metricsAddr: config.metricsAddr }, 'infercache serving');
+  log.info(
+    { grpcAddr: config.grpcAddr, grpcPort: port, metricsAddr: config.metricsAddr },
+    'infercache serving',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -90,7 +106,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   };
 
   async function drain(reason: string): Promise<void> {
-    log.info({ reason, graceMs: config.shutdownGraceMs }, 'draining: health NOT_SERVING, finishing in-flight calls');
+    log.info(
+      { reason, graceMs: config.shutdownGraceMs },
+      'draining: health NOT_SERVING, finishing in-flight calls',
+    );
     health.draining();
     await stopGrpc(server, config.shutdownGraceMs, log);
     await Promise.allSettled([l2?.close(), pool.close(), closeHttp(http)]);

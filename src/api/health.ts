@@ -28,7 +28,10 @@ export class Health {
     this.implementation.setStatus('', overall);
     this.implementation.setStatus(SERVICE_NAME, overall);
     for (const [name, ready] of this.#models) {
-      this.implementation.setStatus(`${SERVICE_NAME}/${name}`, overall === 'SERVING' && ready ? 'SERVING' : 'NOT_SERVING');
+      this.implementation.setStatus(
+        `${SERVICE_NAME}/${name}`,
+        overall === 'SERVING' && ready ? 'SERVING' : 'NOT_SERVING',
+      );
     }
   }
 }

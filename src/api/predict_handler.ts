@@ -20,7 +20,8 @@ export function predictHandler(service: PredictService) {
     const req = request as PredictRequestWire;
     if (req.model === '') throw invalidArgument('model is required');
     const names = Object.keys(req.inputs);
-    if (names.length > MAX_INPUTS) throw invalidArgument(`${names.length} inputs given; at most ${MAX_INPUTS}`);
+    if (names.length > MAX_INPUTS)
+      throw invalidArgument(`${names.length} inputs given; at most ${MAX_INPUTS}`);
     const inputs = new Map<string, HostTensor>();
     for (const name of names) inputs.set(name, fromWire(`input "${name}"`, req.inputs[name] as WireTensor));
     const cache = req.cache ?? { bypass: false, no_store: false, max_age_ms: 0 };

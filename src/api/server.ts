@@ -1,7 +1,11 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
+import { Admission } from './admission.js';
 import type { Health } from './health.js';
 import { inferCacheService, loadPackageDefinition } from './proto.js';
 import { toServiceError } from './status.js';
@@ -9,6 +13,7 @@ import { toServiceError } from './status.js';
 export interface ServerOptions {
   readonly addr: string;
   readonly maxMessageBytes: number;
+  readonly maxInflightCalls: number;
 }
 
 type AsyncUnary = (request: unknown) => Promise<unknown>;
@@ -31,12 +36,14 @@ export async function startGrpcServer(
     'grpc.max_send_message_length': options.maxMessageBytes,
   });
   const definition = loadPackageDefinition();
+  const admission = new Admission(options.maxInflightCalls);
   server.addService(inferCacheService(definition), {
-    Predict: unary('Predict', handlers.Predict, metrics, log),
-    ListModels: unary('ListModels', handlers.ListModels, metrics, log),
+    Predict: unary('Predict', handlers.Predict, admission, metrics, log),
+    ListModels: unary('ListModels', handlers.ListModels, admission, metrics, log),
   });
   health.implementation.addToServer(server);
-  new ReflectionService(definition).addToServer(server);
+  // Describe the reflection service too, so `list` shows every service served.
+  new ReflectionService({ ...definition, ...reflectionDefinition() }).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.addr, grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
@@ -45,9 +52,18 @@ export async function startGrpcServer(
   return { server, port };
 }
 
+/** grpc.reflection.v1 from the proto file shipped inside @grpc/reflection (build/proto beside build/src). */
+function reflectionDefinition(): protoLoader.PackageDefinition {
+  const main = createRequire(import.meta.url).resolve('@grpc/reflection');
+  return protoLoader.loadSync(join(dirname(main), '../proto/grpc/reflection/v1/reflection.proto'), {
+    keepCase: true,
+  });
+}
+
 function unary(
   method: string,
   handler: AsyncUnary,
+  admission: Admission,
   metrics: Metrics,
   log: Logger,
 ): grpc.handleUnaryCall<unknown, unknown> {
@@ -62,14 +78,24 @@ function unary(
     c.inc();
   };
   return (call, callback) => {
+    if (!admission.enter()) {
+      count(grpc.status.RESOURCE_EXHAUSTED);
+      callback({
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: 'E_OVERLOADED: too many calls in progress; retry later',
+      });
+      return;
+    }
     const stop = duration.startTimer();
     handler(call.request).then(
       (response) => {
+        admission.leave();
         stop();
         count(grpc.status.OK);
         callback(null, response);
       },
       (error: unknown) => {
+        admission.leave();
         stop();
         const mapped = toServiceError(error);
         count(mapped.code);

@@ -18,6 +18,7 @@ const STATUS_OF: Record<ErrorCode, status> = {
  * (it is logged by the caller).
  */
 export function toServiceError(error: unknown): Partial<ServiceError> & { code: status } {
-  if (isInferCacheError(error)) return { code: STATUS_OF[error.code], details: `${error.code}: ${error.message}` };
+  if (isInferCacheError(error))
+    return { code: STATUS_OF[error.code], details: `${error.code}: ${error.message}` };
   return { code: status.INTERNAL, details: 'internal error' };
 }

@@ -53,16 +53,19 @@ const TYPED_FIELDS: readonly TypedField[] = [
 export function fromWire(where: string, wire: WireTensor): HostTensor {
   if (!isDType(wire.dtype)) throw invalidArgument(`${where}: dtype is missing or unknown (${wire.dtype})`);
   const dtype = wire.dtype;
-  if (wire.shape.length > MAX_RANK) throw invalidArgument(`${where}: rank ${wire.shape.length} exceeds ${MAX_RANK}`);
+  if (wire.shape.length > MAX_RANK)
+    throw invalidArgument(`${where}: rank ${wire.shape.length} exceeds ${MAX_RANK}`);
   const dims = wire.shape.map((d) => {
     const n = Number(d);
-    if (!Number.isInteger(n) || n < 0 || n > MAX_DIM) throw invalidArgument(`${where}: bad dimension ${d} in shape`);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_DIM)
+      throw invalidArgument(`${where}: bad dimension ${d} in shape`);
     return n;
   });
   const count = elementCount(dims);
   const used = TYPED_FIELDS.filter((f) => wire[f].length > 0);
   if (wire.raw.length > 0) used.push('raw' as TypedField);
-  if (used.length > 1) throw invalidArgument(`${where}: data given in several fields (${used.join(', ')}); use one`);
+  if (used.length > 1)
+    throw invalidArgument(`${where}: data given in several fields (${used.join(', ')}); use one`);
   const field = used[0];
   if (field === undefined) {
     if (count !== 0) throw invalidArgument(`${where}: no data for shape [${dims.join(', ')}]`);
@@ -73,11 +76,15 @@ export function fromWire(where: string, wire: WireTensor): HostTensor {
     return { dtype, dims, data: aligned(wire.raw, dtypeSize(dtype)) };
   }
   if (field !== FIELD_OF[dtype]) {
-    throw invalidArgument(`${where}: ${dtypeName(dtype)} data goes in ${FIELD_OF[dtype]} or raw, not ${field}`);
+    throw invalidArgument(
+      `${where}: ${dtypeName(dtype)} data goes in ${FIELD_OF[dtype]} or raw, not ${field}`,
+    );
   }
   const values = wire[field];
   if (values.length !== count) {
-    throw invalidArgument(`${where}: ${values.length} values given, shape [${dims.join(', ')}] needs ${count}`);
+    throw invalidArgument(
+      `${where}: ${values.length} values given, shape [${dims.join(', ')}] needs ${count}`,
+    );
   }
   return { dtype, dims, data: typedToBytes(where, dtype, values) };
 }
@@ -86,7 +93,8 @@ function typedToBytes(where: string, dtype: DType, values: readonly unknown[]): 
   const bytes = (view: ArrayBufferView) => Buffer.from(view.buffer, view.byteOffset, view.byteLength);
   const ints = (min: number, max: number) => {
     for (const v of values as number[]) {
-      if (v < min || v > max) throw invalidArgument(`${where}: value ${v} out of range for ${dtypeName(dtype)}`);
+      if (v < min || v > max)
+        throw invalidArgument(`${where}: value ${v} out of range for ${dtypeName(dtype)}`);
     }
     return values as number[];
   };
@@ -133,7 +141,8 @@ export function toWire(tensor: HostTensor, typed: boolean): Partial<WireTensor> 
   }
   if (!typed) return { ...base, raw: tensor.data };
   const d = aligned(tensor.data, dtypeSize(tensor.dtype));
-  const view = <T>(C: new (b: ArrayBufferLike, o: number, n: number) => T) => new C(d.buffer, d.byteOffset, count);
+  const view = <T>(C: new (b: ArrayBufferLike, o: number, n: number) => T) =>
+    new C(d.buffer, d.byteOffset, count);
   switch (tensor.dtype) {
     case DType.FLOAT32:
       return { ...base, float_data: Array.from(view(Float32Array)) };

@@ -23,7 +23,8 @@ export function decodeEntry(bytes: Buffer): CacheEntry {
     throw new TypeError('not an infercache v1 value');
   }
   const [, createdAt, rawTensors] = value as [number, unknown, unknown];
-  if (typeof createdAt !== 'number' || !Array.isArray(rawTensors)) throw new TypeError('malformed value header');
+  if (typeof createdAt !== 'number' || !Array.isArray(rawTensors))
+    throw new TypeError('malformed value header');
   return { createdAt, tensors: rawTensors.map(decodeTensor) };
 }
 
@@ -31,7 +32,8 @@ function decodeTensor(raw: unknown): HostTensor {
   if (!Array.isArray(raw) || raw.length !== 3) throw new TypeError('malformed tensor');
   const [dtype, dims, data] = raw as [unknown, unknown, unknown];
   if (typeof dtype !== 'number' || !isDType(dtype)) throw new TypeError('unknown dtype');
-  if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) throw new TypeError('bad dims');
+  if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0))
+    throw new TypeError('bad dims');
   if (!(data instanceof Uint8Array)) throw new TypeError('tensor data is not bytes');
   // Copy into an 8-aligned buffer: msgpack bins sit at any offset of the value.
   return { dtype, dims: dims as number[], data: Buffer.from(data) };

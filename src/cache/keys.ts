@@ -29,6 +29,12 @@ export function createKeyHasher(name: KeyHashName, secret: string): KeyHasher {
 }
 
 /** `{prefix}:{kind}:{name}:{version}:{hash}`, the documented key format (v1). */
-export function cacheKey(prefix: string, kind: EntryKind, name: string, version: string, hash: string): string {
+export function cacheKey(
+  prefix: string,
+  kind: EntryKind,
+  name: string,
+  version: string,
+  hash: string,
+): string {
   return `${prefix}:${kind}:${name}:${version}:${hash}`;
 }

@@ -16,7 +16,10 @@ export class SingleFlight<V> {
    * Claims keys nobody is computing; the caller must settle every claim.
    * Returns one settle function per key, in order.
    */
-  claim(keys: readonly string[]): { resolve: (key: string, value: V) => void; reject: (error: unknown) => void } {
+  claim(keys: readonly string[]): {
+    resolve: (key: string, value: V) => void;
+    reject: (error: unknown) => void;
+  } {
     const settlers = new Map<string, { resolve: (v: V) => void; reject: (e: unknown) => void }>();
     for (const key of keys) {
       const promise = new Promise<V>((resolve, reject) => settlers.set(key, { resolve, reject }));

@@ -13,7 +13,13 @@ export interface ListModelsReply {
     current_version: string;
     description: string;
     labels: string[];
-    versions: { version: string; state: number; error: string; inputs: ModelInputInfo[]; outputs: ModelInputInfo[] }[];
+    versions: {
+      version: string;
+      state: number;
+      error: string;
+      inputs: ModelInputInfo[];
+      outputs: ModelInputInfo[];
+    }[];
   }[];
 }
 
@@ -25,8 +31,11 @@ export function connect(addr: string, deadlineMs: number) {
     new Promise<T>((resolve, reject) => {
       const fn = (client as unknown as Record<string, (...args: unknown[]) => void>)[method];
       if (fn === undefined) throw new Error(`no method ${method}`);
-      fn.call(client, request, { deadline: Date.now() + deadlineMs }, (error: grpc.ServiceError | null, reply: T) =>
-        error ? reject(error) : resolve(reply),
+      fn.call(
+        client,
+        request,
+        { deadline: Date.now() + deadlineMs },
+        (error: grpc.ServiceError | null, reply: T) => (error ? reject(error) : resolve(reply)),
       );
     });
   return {

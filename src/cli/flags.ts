@@ -5,7 +5,10 @@ import { ENV_PREFIX, flagName, SETTINGS, type SettingName } from '../config/sche
 export function addSettingFlags(command: Command): Command {
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     const s = SETTINGS[name];
-    command.option(`${flagName(name)} <value>`, `${s.doc} [env ${ENV_PREFIX}${s.env}, default ${JSON.stringify(s.default)}]`);
+    command.option(
+      `${flagName(name)} <value>`,
+      `${s.doc} [env ${ENV_PREFIX}${s.env}, default ${JSON.stringify(s.default)}]`,
+    );
   }
   return command;
 }

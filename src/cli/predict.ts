@@ -22,10 +22,14 @@ export async function predictCommand(o: PredictOptions): Promise<void> {
   try {
     const { models } = await client.listModels();
     const model = models.find((m) => m.name === o.model);
-    if (model === undefined) throw new Error(`unknown model "${o.model}" (loaded: ${models.map((m) => m.name).join(', ')})`);
+    if (model === undefined)
+      throw new Error(`unknown model "${o.model}" (loaded: ${models.map((m) => m.name).join(', ')})`);
     const version = model.versions.find((v) => v.version === (o.version || model.current_version));
     if (version === undefined) throw new Error(`model ${o.model} has no version "${o.version}"`);
-    const inputs = o.json !== undefined ? tensorsFromJson(version.inputs, o.json) : tensorsFromFlags(version.inputs, o.input);
+    const inputs =
+      o.json !== undefined
+        ? tensorsFromJson(version.inputs, o.json)
+        : tensorsFromFlags(version.inputs, o.input);
     const reply = await client.predict<PredictReply>({
       model: o.model,
       version: o.version ?? '',
@@ -51,9 +55,10 @@ interface PredictReply {
 function render(reply: PredictReply, labels: string[]) {
   const outputs: Record<string, { shape: number[]; values: unknown[] }> = {};
   for (const [name, t] of Object.entries(reply.outputs)) {
-    const values = ['float_data', 'double_data', 'int32_data', 'int64_data', 'uint64_data', 'string_data']
-      .map((f) => t[f] as unknown[])
-      .find((v) => v.length > 0) ?? [];
+    const values =
+      ['float_data', 'double_data', 'int32_data', 'int64_data', 'uint64_data', 'string_data']
+        .map((f) => t[f] as unknown[])
+        .find((v) => v.length > 0) ?? [];
     outputs[name] = {
       shape: t.shape.map(Number),
       values: values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v)),
@@ -70,7 +75,9 @@ function render(reply: PredictReply, labels: string[]) {
 }
 
 function text(r: ReturnType<typeof render>): string {
-  const lines = [`model ${r.model} version ${r.version}${r.rowCached ? '' : ' (cached as one whole request)'}`];
+  const lines = [
+    `model ${r.model} version ${r.version}${r.rowCached ? '' : ' (cached as one whole request)'}`,
+  ];
   const rows = r.sources.length;
   r.sources.forEach((source, i) => {
     const parts = Object.entries(r.outputs).map(([name, o]) => {

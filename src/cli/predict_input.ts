@@ -28,13 +28,15 @@ export function tensorsFromJson(specs: ModelInputInfo[], json: string): Record<s
     throw new Error('--json: expected an object of input name -> nested array');
   }
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(parsed)) out[name] = tensorFromNested(findSpec(specs, name), value);
+  for (const [name, value] of Object.entries(parsed))
+    out[name] = tensorFromNested(findSpec(specs, name), value);
   return out;
 }
 
 function findSpec(specs: ModelInputInfo[], name: string): ModelInputInfo {
   const spec = specs.find((s) => s.name === name);
-  if (spec === undefined) throw new Error(`the model has no input "${name}" (inputs: ${specs.map((s) => s.name).join(', ')})`);
+  if (spec === undefined)
+    throw new Error(`the model has no input "${name}" (inputs: ${specs.map((s) => s.name).join(', ')})`);
   return spec;
 }
 
@@ -43,7 +45,9 @@ function tensorFromNested(spec: ModelInputInfo, value: unknown): Record<string, 
   for (let v = value; Array.isArray(v); v = v[0]) shape.push(v.length);
   const flat = (Array.isArray(value) ? value.flat(Number.POSITIVE_INFINITY) : [value]) as unknown[];
   const field = fieldFor(spec.dtype);
-  const values = flat.map((v) => (field === 'string_data' ? Buffer.from(String(v)) : parseValue(String(v), field)));
+  const values = flat.map((v) =>
+    field === 'string_data' ? Buffer.from(String(v)) : parseValue(String(v), field),
+  );
   return { dtype: spec.dtype, shape, [field]: values };
 }
 
@@ -52,7 +56,8 @@ function parseValue(text: string, field: string): number | string {
   if (text === 'true') return 1;
   if (text === 'false') return 0;
   const n = Number(text);
-  if (text === '' || Number.isNaN(n) && text.toLowerCase() !== 'nan') throw new Error(`not a number: "${text}"`);
+  if (text === '' || (Number.isNaN(n) && text.toLowerCase() !== 'nan'))
+    throw new Error(`not a number: "${text}"`);
   return n;
 }
 

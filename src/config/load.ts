@@ -17,14 +17,21 @@ export function loadConfig(
     const fromFlag = flags[name];
     const fromEnv = env[envName];
     const [raw, source] =
-      fromFlag !== undefined ? [fromFlag, flagName(name)] : fromEnv !== undefined ? [fromEnv, envName] : [undefined, ''];
+      fromFlag !== undefined
+        ? [fromFlag, flagName(name)]
+        : fromEnv !== undefined
+          ? [fromEnv, envName]
+          : [undefined, ''];
     if (raw === undefined) {
       out[name] = setting.default;
       continue;
     }
     const parsed = setting.schema.safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
-    else problems.push(`${source}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    else
+      problems.push(
+        `${source}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+      );
   }
   for (const key of Object.keys(env)) {
     if (key.startsWith(ENV_PREFIX) && !knownEnv.has(key)) problems.push(`${key}: unknown setting`);

@@ -24,7 +24,9 @@ export async function readMetadata(path: string): Promise<ModelMetadata> {
   }
   const parsed = MetadataSchema.safeParse(JSON.parse(text));
   if (!parsed.success) {
-    throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

@@ -36,8 +36,17 @@ export class InferencePool {
   }
 
   /** Runs one model on the feeds; resolves with the named outputs in order. */
-  async run(modelPath: string, feeds: readonly NamedTensor[], outputNames: readonly string[]): Promise<NamedTensor[]> {
-    const wire = feeds.map((f) => ({ name: f.name, dtype: f.dtype, dims: f.dims, data: exactBuffer(f.data) }));
+  async run(
+    modelPath: string,
+    feeds: readonly NamedTensor[],
+    outputNames: readonly string[],
+  ): Promise<NamedTensor[]> {
+    const wire = feeds.map((f) => ({
+      name: f.name,
+      dtype: f.dtype,
+      dims: f.dims,
+      data: exactBuffer(f.data),
+    }));
     let result: RunResult;
     try {
       result = await this.#piscina.run(
@@ -46,13 +55,20 @@ export class InferencePool {
       );
     } catch (error) {
       if (error instanceof Error && /queue is at limit/i.test(error.message)) {
-        throw new InferCacheError('E_OVERLOADED', `inference queue is full (${this.#piscina.options.maxQueue} runs waiting)`);
+        throw new InferCacheError(
+          'E_OVERLOADED',
+          `inference queue is full (${this.#piscina.options.maxQueue} runs waiting)`,
+        );
       }
       // Inputs whose shape the model does not declare are checked by the
       // runtime only; its complaint is about the caller's input, not a fault.
       const message = error instanceof Error ? error.message : String(error);
-      if (/invalid rank|invalid dimensions|unexpected input data type|input.*(missing|not found)/i.test(message)) {
-        throw new InferCacheError('E_INVALID_ARGUMENT', `the model refused the input: ${message}`, { cause: error });
+      if (
+        /invalid rank|invalid dimensions|unexpected input data type|input.*(missing|not found)/i.test(message)
+      ) {
+        throw new InferCacheError('E_INVALID_ARGUMENT', `the model refused the input: ${message}`, {
+          cause: error,
+        });
       }
       throw new InferCacheError('E_INFERENCE_FAILED', `model run failed: ${message}`, { cause: error });
     }

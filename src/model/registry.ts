@@ -61,20 +61,35 @@ export async function loadModels(dir: string): Promise<Map<string, Model>> {
   return models;
 }
 
-async function loadVersion(name: string, version: string, path: string, metaPath: string): Promise<ModelVersion> {
+async function loadVersion(
+  name: string,
+  version: string,
+  path: string,
+  metaPath: string,
+): Promise<ModelVersion> {
   try {
     const bytes = await readFile(path);
     const metadata = await readMetadata(metaPath);
     const session = await ort.InferenceSession.create(bytes);
     try {
-      const signature = signatureFromMetadata(session.inputMetadata, session.outputMetadata, metadata.rowCacheable);
+      const signature = signatureFromMetadata(
+        session.inputMetadata,
+        session.outputMetadata,
+        metadata.rowCacheable,
+      );
       const digest = createHash('sha256').update(bytes).digest().subarray(0, 16);
       return { state: 'ready', name, version, path, digest, signature, metadata };
     } finally {
       await session.release();
     }
   } catch (error) {
-    return { state: 'failed', name, version, path, error: error instanceof Error ? error.message : String(error) };
+    return {
+      state: 'failed',
+      name,
+      version,
+      path,
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
 }
 

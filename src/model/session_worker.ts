@@ -2,7 +2,13 @@ import * as ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { DType, dtypeName } from '../tensor/dtypes.js';
 import { decodeStrings, encodeStrings } from '../tensor/strings.js';
-import { exactBuffer, type RunResult, type RunTask, type WireTensor, type WorkerSettings } from './run_task.js';
+import {
+  exactBuffer,
+  type RunResult,
+  type RunTask,
+  type WireTensor,
+  type WorkerSettings,
+} from './run_task.js';
 
 /**
  * Runs ONNX sessions off the event loop. onnxruntime-node's run() blocks the
@@ -38,7 +44,10 @@ export default async function run(task: RunTask) {
   const outputs = task.outputNames.map((name) => fromOrt(name, results[name] as ort.Tensor));
   const value: RunResult = { outputs };
   // Transfer the output buffers back instead of copying them.
-  return move({ [transferableSymbol]: outputs.map((o) => o.data), [valueSymbol]: value } as unknown as ArrayBuffer);
+  return move({
+    [transferableSymbol]: outputs.map((o) => o.data),
+    [valueSymbol]: value,
+  } as unknown as ArrayBuffer);
 }
 
 function toOrt(t: WireTensor): ort.Tensor {
@@ -46,7 +55,14 @@ function toOrt(t: WireTensor): ort.Tensor {
   const bytes = new Uint8Array(t.data);
   switch (t.dtype) {
     case DType.STRING:
-      return new ort.Tensor('string', decodeStrings(bytes, dims.reduce((a, b) => a * b, 1)), dims);
+      return new ort.Tensor(
+        'string',
+        decodeStrings(
+          bytes,
+          dims.reduce((a, b) => a * b, 1),
+        ),
+        dims,
+      );
     case DType.FLOAT32:
       return new ort.Tensor('float32', new Float32Array(t.data), dims);
     case DType.FLOAT64:
@@ -84,5 +100,10 @@ function fromOrt(name: string, tensor: ort.Tensor): WireTensor {
     return { name, dtype, dims, data: exactBuffer(encodeStrings(tensor.data as string[])) };
   }
   const data = tensor.data as ArrayBufferView;
-  return { name, dtype, dims, data: exactBuffer(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) };
+  return {
+    name,
+    dtype,
+    dims,
+    data: exactBuffer(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+  };
 }

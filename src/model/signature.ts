@@ -1,4 +1,4 @@
-import { DType, dtypeFromOrt } from '../tensor/dtypes.js';
+import { type DType, dtypeFromOrt } from '../tensor/dtypes.js';
 
 /** A fixed axis size, or a symbol ("N"; "?" when unnamed) for a dynamic one. */
 export type Dim = number | string;
@@ -39,7 +39,9 @@ export function signatureFromMetadata(
     const dims =
       m.shape === undefined || m.shape.length === 0
         ? undefined
-        : m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && d !== '' ? d : '?'));
+        : m.shape.map((d) =>
+            typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && d !== '' ? d : '?',
+          );
     return { name: m.name, dtype, dims };
   };
   const inSpecs = inputs.map(spec);
@@ -57,7 +59,9 @@ export function signatureFromMetadata(
 function hasBatchAxis(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
   const first = inputs[0]?.dims?.[0];
   if (typeof first !== 'string' || first === '?') return false;
-  return [...inputs, ...outputs].every((t) => t.dims !== undefined && t.dims.length >= 1 && t.dims[0] === first);
+  return [...inputs, ...outputs].every(
+    (t) => t.dims !== undefined && t.dims.length >= 1 && t.dims[0] === first,
+  );
 }
 
 export function formatDims(dims: readonly Dim[] | undefined): string {

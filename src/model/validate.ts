@@ -42,7 +42,11 @@ export function validateInputs(
   return rows;
 }
 
-function checkTensor(spec: TensorSpec, tensor: HostTensor, symbols: Map<string, { size: number; input: string }>): void {
+function checkTensor(
+  spec: TensorSpec,
+  tensor: HostTensor,
+  symbols: Map<string, { size: number; input: string }>,
+): void {
   const where = `input "${spec.name}"`;
   if (tensor.dtype !== spec.dtype) {
     throw invalidArgument(`${where}: dtype ${dtypeName(tensor.dtype)} given, expected ${describe(spec)}`);
@@ -55,7 +59,9 @@ function checkTensor(spec: TensorSpec, tensor: HostTensor, symbols: Map<string, 
       const got = tensor.dims[axis] as number;
       if (typeof want === 'number') {
         if (got !== want) {
-          throw invalidArgument(`${where}: axis ${axis} is ${got}, expected ${want} (shape ${describe(spec)})`);
+          throw invalidArgument(
+            `${where}: axis ${axis} is ${got}, expected ${want} (shape ${describe(spec)})`,
+          );
         }
       } else if (want !== '?') {
         const bound = symbols.get(want);

@@ -10,7 +10,9 @@ export function createMetrics() {
   const gaugeSources = { l1Entries: () => 0, l1Bytes: () => 0 };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'infercache_' });
-  const latencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  const latencyBuckets = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+  ];
   return {
     registry,
     gaugeSources,

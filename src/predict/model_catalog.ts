@@ -2,7 +2,11 @@ import { InferCacheError, modelNotFound } from '../errors.js';
 import type { Model, ReadyVersion } from '../model/registry.js';
 
 /** Resolves a (model, version) request to a loaded version, or says why not. */
-export function resolveVersion(models: ReadonlyMap<string, Model>, name: string, version: string): ReadyVersion {
+export function resolveVersion(
+  models: ReadonlyMap<string, Model>,
+  name: string,
+  version: string,
+): ReadyVersion {
   const model = models.get(name);
   if (model === undefined) {
     const known = [...models.keys()].sort().join(', ') || 'none';
@@ -20,7 +24,10 @@ export function resolveVersion(models: ReadonlyMap<string, Model>, name: string,
     throw modelNotFound(`model "${name}" has no version "${version}" (versions: ${known})`);
   }
   if (found.state === 'failed') {
-    throw new InferCacheError('E_MODEL_NOT_READY', `model "${name}" version "${version}" failed to load: ${found.error}`);
+    throw new InferCacheError(
+      'E_MODEL_NOT_READY',
+      `model "${name}" version "${version}" failed to load: ${found.error}`,
+    );
   }
   return found;
 }

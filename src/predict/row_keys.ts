@@ -16,7 +16,11 @@ export interface KeyContext {
  * name, dtype and row shape. With the shapes fixed here, the row bytes that
  * follow are unambiguous (strings carry their own lengths).
  */
-function header(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[], dropAxis0: boolean): Buffer {
+function header(
+  ctx: KeyContext,
+  inputs: readonly (readonly [string, HostTensor])[],
+  dropAxis0: boolean,
+): Buffer {
   const layout = inputs.map(([name, t]) => [name, t.dtype, dropAxis0 ? t.dims.slice(1) : t.dims]);
   return Buffer.concat([ctx.digest, Buffer.from(JSON.stringify(layout))]);
 }

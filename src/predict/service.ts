@@ -107,7 +107,12 @@ export class PredictService {
       if (firstRow.has(key)) continue;
       firstRow.set(key, r);
       const pending = cache.bypass ? undefined : this.#flight.pending(key);
-      if (pending !== undefined) waits.push(pending.then((e) => void (entries[r] = e)));
+      if (pending !== undefined)
+        waits.push(
+          pending.then((e) => {
+            entries[r] = e;
+          }),
+        );
       else toRun.push(r);
     }
     if (toRun.length > 0) {
@@ -155,12 +160,25 @@ export class PredictService {
     const hit = cache.bypass ? undefined : (await this.#deps.cache.getMany('p', [key], cache.maxAgeMs))[0];
     let entry = hit?.entry;
     if (entry === undefined) {
-      const outputs = await this.#run(mv, inputs.map(([name, t]) => ({ name, ...t })), undefined);
+      const outputs = await this.#run(
+        mv,
+        inputs.map(([name, t]) => ({ name, ...t })),
+        undefined,
+      );
       entry = { createdAt: Date.now(), tensors: outputs };
       if (!cache.bypass && !cache.noStore) this.#deps.cache.setMany([key], [entry]);
     }
-    const outputs = mv.signature.outputs.map((spec, j) => ({ name: spec.name, ...(entry.tensors[j] as HostTensor) }));
-    return { model: mv.name, version: mv.version, outputs, rowSources: [hit?.tier ?? 'model'], rowCached: false };
+    const outputs = mv.signature.outputs.map((spec, j) => ({
+      name: spec.name,
+      ...(entry.tensors[j] as HostTensor),
+    }));
+    return {
+      model: mv.name,
+      version: mv.version,
+      outputs,
+      rowSources: [hit?.tier ?? 'model'],
+      rowCached: false,
+    };
   }
 
   /** One model run; with `rows` set, every output must have that many rows. */
@@ -219,7 +237,11 @@ function splitRows(outputs: readonly NamedTensor[], createdAt: number): CacheEnt
       createdAt,
       // Copy each row out of the batch buffer, so a cached row does not pin
       // the whole batch in memory (L1 counts only the row's bytes).
-      tensors: perOutput.map(({ o, rows }) => ({ dtype: o.dtype, dims: o.dims.slice(1), data: Buffer.from(rows[r] as Buffer) })),
+      tensors: perOutput.map(({ o, rows }) => ({
+        dtype: o.dtype,
+        dims: o.dims.slice(1),
+        data: Buffer.from(rows[r] as Buffer),
+      })),
     };
   }
   return entries;

@@ -12,11 +12,14 @@ export function canonicalizeInPlace(tensor: HostTensor): void {
   const { data } = tensor;
   switch (tensor.dtype) {
     case DType.FLOAT32:
-      return canonicalFloat32(new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2));
+      canonicalFloat32(new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2));
+      return;
     case DType.FLOAT64:
-      return canonicalFloat64(new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2));
+      canonicalFloat64(new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2));
+      return;
     case DType.FLOAT16:
-      return canonicalFloat16(new Uint16Array(data.buffer, data.byteOffset, data.byteLength >>> 1));
+      canonicalFloat16(new Uint16Array(data.buffer, data.byteOffset, data.byteLength >>> 1));
+      return;
     case DType.BOOL:
       for (let i = 0; i < data.length; i++) if (data[i] !== 0) data[i] = 1;
       return;

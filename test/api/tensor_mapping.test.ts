@@ -40,10 +40,26 @@ describe('proto tensor mapping', () => {
     ['an unknown dtype', wire({ dtype: 42, shape: ['1'], float_data: [1] }), /dtype is missing or unknown/],
     ['a negative dimension', wire({ shape: ['-1'], float_data: [1] }), /bad dimension -1/],
     ['two data forms', wire({ shape: ['1'], float_data: [1], raw: Buffer.alloc(4) }), /several fields/],
-    ['the wrong typed field', wire({ shape: ['1'], double_data: [1] }), /float32 data goes in float_data or raw/],
-    ['a value count that does not match', wire({ shape: ['2'], float_data: [1] }), /1 values given, shape \[2\] needs 2/],
-    ['an out-of-range int8', wire({ dtype: DType.INT8, shape: ['1'], int32_data: [300] }), /300 out of range for int8/],
-    ['raw strings', wire({ dtype: DType.STRING, shape: ['1'], raw: Buffer.from('x') }), /string_data, not raw/],
+    [
+      'the wrong typed field',
+      wire({ shape: ['1'], double_data: [1] }),
+      /float32 data goes in float_data or raw/,
+    ],
+    [
+      'a value count that does not match',
+      wire({ shape: ['2'], float_data: [1] }),
+      /1 values given, shape \[2\] needs 2/,
+    ],
+    [
+      'an out-of-range int8',
+      wire({ dtype: DType.INT8, shape: ['1'], int32_data: [300] }),
+      /300 out of range for int8/,
+    ],
+    [
+      'raw strings',
+      wire({ dtype: DType.STRING, shape: ['1'], raw: Buffer.from('x') }),
+      /string_data, not raw/,
+    ],
     ['no data for a non-empty shape', wire({ shape: ['2'] }), /no data for shape \[2\]/],
   ])('refuses %s with a message naming the tensor', (_name, t, message) => {
     expect(() => fromWire('input "x"', t)).toThrow(message);
@@ -57,7 +73,10 @@ describe('proto tensor mapping', () => {
   });
 
   it('round-trips strings through string_data', () => {
-    const t = fromWire('s', wire({ dtype: DType.STRING, shape: ['2'], string_data: [Buffer.from('a'), Buffer.from('bé')] }));
+    const t = fromWire(
+      's',
+      wire({ dtype: DType.STRING, shape: ['2'], string_data: [Buffer.from('a'), Buffer.from('bé')] }),
+    );
     expect(toWire(t, false).string_data?.map(String)).toEqual(['a', 'bé']);
   });
 });

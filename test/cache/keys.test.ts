@@ -8,12 +8,15 @@ describe('cache keys', () => {
     expect(cacheKey('ic', 'p', 'iris', '1', 'ab'.repeat(16))).toBe(`ic:p:iris:1:${'ab'.repeat(16)}`);
   });
 
-  it.each(['xxh3-128', 'hmac-sha256-128'] as const)('%s gives 128 bits as 32 hex digits, stable across calls', (name) => {
-    const hash = createKeyHasher(name, '');
-    expect(hash(bytes)).toMatch(/^[0-9a-f]{32}$/);
-    expect(hash(bytes)).toBe(hash(Buffer.from(bytes)));
-    expect(hash(bytes)).not.toBe(hash(Buffer.from('canonical row bytez')));
-  });
+  it.each(['xxh3-128', 'hmac-sha256-128'] as const)(
+    '%s gives 128 bits as 32 hex digits, stable across calls',
+    (name) => {
+      const hash = createKeyHasher(name, '');
+      expect(hash(bytes)).toMatch(/^[0-9a-f]{32}$/);
+      expect(hash(bytes)).toBe(hash(Buffer.from(bytes)));
+      expect(hash(bytes)).not.toBe(hash(Buffer.from('canonical row bytez')));
+    },
+  );
 
   it('gives different keys under different secrets, so a deployment secret keys the hash', () => {
     for (const name of ['xxh3-128', 'hmac-sha256-128'] as const) {

@@ -23,7 +23,11 @@ const waitFor = async (cond: () => boolean, what: string) => {
 describe('L2 when Redis goes away', () => {
   it('answers misses at once while Redis is down, drops writes with a count, and recovers by itself', async () => {
     const metrics = createMetrics();
-    const l2 = new L2Cache({ url: server.url, timeoutMs: 200, maxPendingWrites: 100 }, metrics, createLogger('silent'));
+    const l2 = new L2Cache(
+      { url: server.url, timeoutMs: 200, maxPendingWrites: 100 },
+      metrics,
+      createLogger('silent'),
+    );
     try {
       await waitFor(() => l2.connected, 'the first connection');
 

@@ -16,7 +16,7 @@ const entry = (value: number, createdAt = Date.now()): CacheEntry => ({
   createdAt,
   tensors: [{ dtype: DType.FLOAT32, dims: [1], data: Buffer.from(new Float32Array([value]).buffer) }],
 });
-const valueOf = (e: CacheEntry | undefined) => e?.tensors[0]?.data.readFloatLE(0);
+const firstFloat = (e: CacheEntry | undefined) => e?.tensors[0]?.data.readFloatLE(0);
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -57,7 +57,7 @@ describe('tiered cache against a real Redis', () => {
 
     const hits = await reader.cache.getMany('p', keys);
     expect(hits.map((h) => h?.tier)).toEqual(['l1', 'l2', undefined]);
-    expect(hits.map((h) => valueOf(h?.entry))).toEqual([10, 2, undefined]);
+    expect(hits.map((h) => firstFloat(h?.entry))).toEqual([10, 2, undefined]);
     expect(reader.l1.get(keys[1] as string)).toBeDefined();
     const text = await reader.metrics.registry.metrics();
     expect(text).toMatch(/infercache_l2_operation_duration_seconds_count\{op="mget"\} 1\b/);

@@ -21,8 +21,12 @@ describe('config', () => {
   });
 
   it('refuses a bad value with a message naming the variable or flag it came from', () => {
-    expect(() => loadConfig({}, { INFERCACHE_L1_MAX_BYTES: 'lots' })).toThrow(/INFERCACHE_L1_MAX_BYTES="lots"/);
-    expect(() => loadConfig({ grpcAddr: 'nowhere' }, {})).toThrow(/--grpc-addr="nowhere": expected host:port/);
+    expect(() => loadConfig({}, { INFERCACHE_L1_MAX_BYTES: 'lots' })).toThrow(
+      /INFERCACHE_L1_MAX_BYTES="lots"/,
+    );
+    expect(() => loadConfig({ grpcAddr: 'nowhere' }, {})).toThrow(
+      /--grpc-addr="nowhere": expected host:port/,
+    );
     expect(() => loadConfig({}, { INFERCACHE_REDIS_URL: 'http://x' })).toThrow(/INFERCACHE_REDIS_URL/);
   });
 
@@ -32,7 +36,9 @@ describe('config', () => {
   });
 
   it('refuses unknown INFERCACHE_ variables, so a typo is not silently ignored', () => {
-    expect(() => loadConfig({}, { INFERCACHE_L1_MAX_BYTE: '1' })).toThrow(/INFERCACHE_L1_MAX_BYTE: unknown setting/);
+    expect(() => loadConfig({}, { INFERCACHE_L1_MAX_BYTE: '1' })).toThrow(
+      /INFERCACHE_L1_MAX_BYTE: unknown setting/,
+    );
   });
 
   it('accepts an empty Redis URL as "L1 only"', () => {
@@ -40,7 +46,10 @@ describe('config', () => {
   });
 
   it('redacts the key secret and Redis passwords from what is logged', () => {
-    const config = loadConfig({}, { INFERCACHE_KEY_SECRET: 's3cret', INFERCACHE_REDIS_URL: 'redis://u:hunter2@h:6379' });
+    const config = loadConfig(
+      {},
+      { INFERCACHE_KEY_SECRET: 's3cret', INFERCACHE_REDIS_URL: 'redis://u:hunter2@h:6379' },
+    );
     const shown = JSON.stringify(redactConfig(config));
     expect(shown).not.toContain('s3cret');
     expect(shown).not.toContain('hunter2');

@@ -5,7 +5,12 @@ import { DType } from '../../src/tensor/dtypes.js';
 import type { HostTensor } from '../../src/tensor/host_tensor.js';
 import { encodeStrings } from '../../src/tensor/strings.js';
 
-const meta = (name: string, type: string, shape: (number | string)[]) => ({ name, isTensor: true, type, shape });
+const meta = (name: string, type: string, shape: (number | string)[]) => ({
+  name,
+  isTensor: true,
+  type,
+  shape,
+});
 const f32 = (dims: number[]): HostTensor => ({
   dtype: DType.FLOAT32,
   dims,
@@ -38,13 +43,16 @@ describe('signature', () => {
   });
 
   it('caches whole when model.json turns row caching off', () => {
-    expect(signatureFromMetadata([meta('x', 'float32', ['N', 4])], [meta('y', 'float32', ['N'])], false).rowCacheable).toBe(
-      false,
-    );
+    expect(
+      signatureFromMetadata([meta('x', 'float32', ['N', 4])], [meta('y', 'float32', ['N'])], false)
+        .rowCacheable,
+    ).toBe(false);
   });
 
   it('refuses a model whose input is not a tensor', () => {
-    expect(() => signatureFromMetadata([{ name: 'm', isTensor: false }], [], true)).toThrow(/m: type non-tensor/);
+    expect(() => signatureFromMetadata([{ name: 'm', isTensor: false }], [], true)).toThrow(
+      /m: type non-tensor/,
+    );
   });
 });
 
@@ -63,11 +71,23 @@ describe('input validation', () => {
 
   it.each([
     ['a missing input', () => new Map([['a', f32([1, 3])]]), /missing input "b": expected float32 \[N, 1\]/],
-    ['an extra input', () => new Map([...inputs(f32([1, 3])), ['c', f32([1])]]), /no input "c" \(inputs: a, b\)/],
-    ['a wrong dtype', () => inputs({ ...f32([1, 3]), dtype: DType.INT32 }), /input "a": dtype int32 given, expected float32/],
+    [
+      'an extra input',
+      () => new Map([...inputs(f32([1, 3])), ['c', f32([1])]]),
+      /no input "c" \(inputs: a, b\)/,
+    ],
+    [
+      'a wrong dtype',
+      () => inputs({ ...f32([1, 3]), dtype: DType.INT32 }),
+      /input "a": dtype int32 given, expected float32/,
+    ],
     ['a wrong rank', () => inputs(f32([3])), /input "a": shape \[3\] given, expected float32 \[N, 3\]/],
     ['a wrong fixed axis', () => inputs(f32([1, 4])), /input "a": axis 1 is 4, expected 3/],
-    ['batch sizes that disagree', () => inputs(f32([2, 3]), f32([3, 1])), /input "b": axis 0 \(N\) is 3 but input "a" has N=2/],
+    [
+      'batch sizes that disagree',
+      () => inputs(f32([2, 3]), f32([3, 1])),
+      /input "b": axis 0 \(N\) is 3 but input "a" has N=2/,
+    ],
     [
       'bytes that do not match the shape',
       () => inputs({ ...f32([1, 3]), data: Buffer.alloc(8) }),

@@ -27,7 +27,12 @@ export function defaultModelsDir(): string {
 }
 
 /** Writes `<dir>/<name>/<version>/model.onnx` and `model.json` for one built model. */
-export async function writeModel(dir: string, name: string, version: number, model: BuiltModel): Promise<WrittenModel> {
+export async function writeModel(
+  dir: string,
+  name: string,
+  version: number,
+  model: BuiltModel,
+): Promise<WrittenModel> {
   const versionDir = join(dir, name, String(version));
   await mkdir(versionDir, { recursive: true });
   const json = `${JSON.stringify(model.meta, null, 2)}\n`;
@@ -63,7 +68,9 @@ async function main(): Promise<void> {
   const dir = process.argv[2] ? resolve(process.argv[2]) : defaultModelsDir();
   for (const m of await buildShippedModels(dir)) {
     const status = m.changed ? 'written' : 'unchanged';
-    console.log(`${m.name}@${m.version}  ${relative(process.cwd(), m.path)}  ${m.bytes} bytes  sha256:${m.sha256.slice(0, 12)}  ${status}`);
+    console.log(
+      `${m.name}@${m.version}  ${relative(process.cwd(), m.path)}  ${m.bytes} bytes  sha256:${m.sha256.slice(0, 12)}  ${status}`,
+    );
   }
 }
 
@@ -79,7 +86,9 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   main().catch((err: unknown) => {
-    console.error(`models: failed to build the shipped models: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(
+      `models: failed to build the shipped models: ${err instanceof Error ? err.message : String(err)}`,
+    );
     process.exitCode = 1;
   });
 }

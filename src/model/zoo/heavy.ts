@@ -1,4 +1,12 @@
-import { type BuiltModel, DataType, encodeModel, floatTensor, type NodeProto, node, valueInfo } from './onnx_graph.js';
+import {
+  type BuiltModel,
+  DataType,
+  encodeModel,
+  floatTensor,
+  type NodeProto,
+  node,
+  valueInfo,
+} from './onnx_graph.js';
 
 const INPUT = 256;
 const WIDTH = 1024;

