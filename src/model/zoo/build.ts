@@ -13,6 +13,7 @@ export interface WrittenModel {
   path: string;
   bytes: number;
   sha256: string;
+  /** Whether model.onnx or model.json had to be (re)written. */
   changed: boolean;
 }
 
@@ -37,9 +38,9 @@ export async function writeModel(
   await mkdir(versionDir, { recursive: true });
   const json = `${JSON.stringify(model.meta, null, 2)}\n`;
   // model.json first so anything watching for model.onnx finds its metadata already in place.
-  await writeIfChanged(join(versionDir, 'model.json'), new TextEncoder().encode(json));
+  const jsonChanged = await writeIfChanged(join(versionDir, 'model.json'), new TextEncoder().encode(json));
   const path = join(versionDir, 'model.onnx');
-  const changed = await writeIfChanged(path, model.onnx);
+  const changed = (await writeIfChanged(path, model.onnx)) || jsonChanged;
   const sha256 = createHash('sha256').update(model.onnx).digest('hex');
   return { name, version, path, bytes: model.onnx.length, sha256, changed };
 }
@@ -67,9 +68,11 @@ async function writeIfChanged(path: string, bytes: Uint8Array): Promise<boolean>
 async function main(): Promise<void> {
   const dir = process.argv[2] ? resolve(process.argv[2]) : defaultModelsDir();
   for (const m of await buildShippedModels(dir)) {
+    const rel = relative(process.cwd(), m.path);
+    const shown = rel.startsWith('..') ? m.path : rel;
     const status = m.changed ? 'written' : 'unchanged';
     console.log(
-      `${m.name}@${m.version}  ${relative(process.cwd(), m.path)}  ${m.bytes} bytes  sha256:${m.sha256.slice(0, 12)}  ${status}`,
+      `${m.name}@${m.version}  ${shown}  ${m.bytes} bytes  sha256:${m.sha256.slice(0, 12)}  ${status}`,
     );
   }
 }

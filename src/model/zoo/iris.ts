@@ -16,17 +16,17 @@ const CLASSES = 3;
 const EPOCHS = 500;
 const LEARNING_RATE = 0.5;
 
-export const IRIS_DESCRIPTION =
+const IRIS_DESCRIPTION =
   'Multinomial logistic regression classifying Iris flowers from sepal and petal length and width (cm).';
 
-export interface IrisWeights {
+interface IrisWeights {
   /** Row-major [FEATURES][CLASSES], applied to raw (unstandardised) features. */
   weights: Float64Array;
   bias: Float64Array;
   trainingAccuracy: number;
 }
 
-export function trainIris(): IrisWeights {
+function trainIris(): IrisWeights {
   const xs = getNumbers();
   const ys = getClassesAsNumber();
   const n = xs.length;
