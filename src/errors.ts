@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'E_MODEL_NOT_READY'
   | 'E_LIMIT_EXCEEDED'
   | 'E_OVERLOADED'
+  | 'E_DEADLINE_EXCEEDED'
   | 'E_INFERENCE_FAILED'
   | 'E_SHUTTING_DOWN'
   | 'E_CONFIG';

@@ -6,7 +6,8 @@ export const SERVICE_NAME = 'infercache.v1.InferCache';
 /**
  * grpc.health.v1 statuses: "" and SERVICE_NAME for the whole sidecar, and
  * "infercache.v1.InferCache/<model>" per model (SERVING when a version of it
- * loaded). Everything turns NOT_SERVING when draining.
+ * loaded). The overall status is SERVING only while at least one model is
+ * ready, and everything turns NOT_SERVING when draining.
  */
 export class Health {
   readonly implementation = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
@@ -24,7 +25,10 @@ export class Health {
     this.#set('NOT_SERVING');
   }
 
-  #set(overall: ServingStatus): void {
+  #set(requested: ServingStatus): void {
+    // The sidecar as a whole serves only when at least one model can answer.
+    const anyReady = [...this.#models.values()].some(Boolean);
+    const overall: ServingStatus = requested === 'SERVING' && anyReady ? 'SERVING' : 'NOT_SERVING';
     this.implementation.setStatus('', overall);
     this.implementation.setStatus(SERVICE_NAME, overall);
     for (const [name, ready] of this.#models) {

@@ -16,7 +16,7 @@ const MAX_INPUTS = 1024;
 
 /** Maps the wire request to the service call and back; validation of shapes lives in model/validate.ts. */
 export function predictHandler(service: PredictService) {
-  return async (request: unknown): Promise<unknown> => {
+  return async (request: unknown, deadline: number): Promise<unknown> => {
     const req = request as PredictRequestWire;
     if (req.model === '') throw invalidArgument('model is required');
     const names = Object.keys(req.inputs);
@@ -30,6 +30,7 @@ export function predictHandler(service: PredictService) {
       version: req.version,
       inputs,
       cache: { bypass: cache.bypass, noStore: cache.no_store, maxAgeMs: cache.max_age_ms },
+      deadline,
     });
     const outputs: Record<string, unknown> = {};
     for (const o of result.outputs) outputs[o.name] = toWire(o, req.typed_outputs);

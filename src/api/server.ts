@@ -16,7 +16,8 @@ export interface ServerOptions {
   readonly maxInflightCalls: number;
 }
 
-type AsyncUnary = (request: unknown) => Promise<unknown>;
+/** A handler gets the request and the call's deadline (epoch ms; Infinity when none). */
+type AsyncUnary = (request: unknown, deadline: number) => Promise<unknown>;
 
 /**
  * The gRPC server: our service, grpc.health.v1, and server reflection over
@@ -87,7 +88,7 @@ function unary(
       return;
     }
     const stop = duration.startTimer();
-    handler(call.request).then(
+    handler(call.request, deadlineOf(call)).then(
       (response) => {
         admission.leave();
         stop();
@@ -104,4 +105,9 @@ function unary(
       },
     );
   };
+}
+
+function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number {
+  const deadline = call.getDeadline();
+  return deadline instanceof Date ? deadline.getTime() : deadline;
 }

@@ -1,5 +1,5 @@
-import { startApp } from '../app.js';
-import { loadConfig } from '../config/load.js';
+import { type App, startApp } from '../app.js';
+import { loadConfig, unknownEnv } from '../config/load.js';
 import type { SettingName } from '../config/schema.js';
 import { isInferCacheError } from '../errors.js';
 import { createLogger } from '../ops/logger.js';
@@ -14,14 +14,19 @@ export async function serve(flags: Partial<Record<SettingName, string>>): Promis
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
-  let app: Awaited<ReturnType<typeof startApp>>;
-  try {
-    app = await startApp(config, log);
-  } catch (error) {
-    log.fatal({ err: error }, 'failed to start');
-    process.exit(1);
-  }
+  const unknown = unknownEnv();
+  if (unknown.length > 0)
+    log.warn({ variables: unknown }, 'ignoring INFERCACHE_ variables that name no setting');
+
+  // Handlers go in before startup, so a SIGTERM while models load still
+  // ends the process cleanly instead of by the default signal action.
+  let app: App | undefined;
+  let stopRequested: string | undefined;
   const stop = (signal: string) => {
+    if (app === undefined) {
+      stopRequested = signal;
+      return;
+    }
     app.shutdown(signal).then(
       () => process.exit(0),
       (error: unknown) => {
@@ -32,4 +37,11 @@ export async function serve(flags: Partial<Record<SettingName, string>>): Promis
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  try {
+    app = await startApp(config, log);
+  } catch (error) {
+    log.fatal({ err: error }, 'failed to start');
+    process.exit(1);
+  }
+  if (stopRequested !== undefined) stop(stopRequested);
 }

@@ -33,9 +33,6 @@ export function loadConfig(
         `${source}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
       );
   }
-  for (const key of Object.keys(env)) {
-    if (key.startsWith(ENV_PREFIX) && !knownEnv.has(key)) problems.push(`${key}: unknown setting`);
-  }
   if (problems.length > 0) {
     throw new InferCacheError('E_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -43,3 +40,14 @@ export function loadConfig(
 }
 
 const knownEnv = new Set(Object.values(SETTINGS).map((s) => ENV_PREFIX + s.env));
+
+/**
+ * INFERCACHE_* variables that name no setting: likely typos, reported as a
+ * warning rather than refused, because Kubernetes injects service-link
+ * variables (INFERCACHE_SERVICE_HOST, ...) when a Service shares the name.
+ */
+export function unknownEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return Object.keys(env)
+    .filter((key) => key.startsWith(ENV_PREFIX) && !knownEnv.has(key))
+    .sort();
+}

@@ -2,7 +2,13 @@ import { Piscina } from 'piscina';
 import { InferCacheError } from '../errors.js';
 import type { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
-import { exactBuffer, type RunResult, type RunTask, type WorkerSettings } from './run_task.js';
+import {
+  DEADLINE_PASSED,
+  exactBuffer,
+  type RunResult,
+  type RunTask,
+  type WorkerSettings,
+} from './run_task.js';
 
 export interface PoolOptions {
   readonly workers: number;
@@ -35,11 +41,16 @@ export class InferencePool {
     });
   }
 
-  /** Runs one model on the feeds; resolves with the named outputs in order. */
+  /**
+   * Runs one model on the feeds; resolves with the named outputs in order.
+   * A feed whose buffer is exactly its own ArrayBuffer is transferred to the
+   * worker (detached here), so callers must not read feeds after this call.
+   */
   async run(
     modelPath: string,
     feeds: readonly NamedTensor[],
     outputNames: readonly string[],
+    deadline: number,
   ): Promise<NamedTensor[]> {
     const wire = feeds.map((f) => ({
       name: f.name,
@@ -50,7 +61,7 @@ export class InferencePool {
     let result: RunResult;
     try {
       result = await this.#piscina.run(
-        { modelPath, feeds: wire, outputNames },
+        { modelPath, feeds: wire, outputNames, deadline },
         { transferList: wire.map((w) => w.data) },
       );
     } catch (error) {
@@ -63,6 +74,9 @@ export class InferencePool {
       // Inputs whose shape the model does not declare are checked by the
       // runtime only; its complaint is about the caller's input, not a fault.
       const message = error instanceof Error ? error.message : String(error);
+      if (message.includes(DEADLINE_PASSED)) {
+        throw new InferCacheError('E_DEADLINE_EXCEEDED', `model run not started: ${DEADLINE_PASSED}`);
+      }
       if (
         /invalid rank|invalid dimensions|unexpected input data type|input.*(missing|not found)/i.test(message)
       ) {

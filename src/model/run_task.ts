@@ -13,7 +13,12 @@ export interface RunTask {
   readonly modelPath: string;
   readonly feeds: readonly WireTensor[];
   readonly outputNames: readonly string[];
+  /** Epoch ms; a task still queued past it is dropped rather than run. */
+  readonly deadline: number;
 }
+
+/** What a worker throws for a task whose deadline passed in the queue. */
+export const DEADLINE_PASSED = 'deadline passed while queued';
 
 export interface RunResult {
   readonly outputs: readonly WireTensor[];

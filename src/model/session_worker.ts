@@ -3,6 +3,7 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { DType, dtypeName } from '../tensor/dtypes.js';
 import { decodeStrings, encodeStrings } from '../tensor/strings.js';
 import {
+  DEADLINE_PASSED,
   exactBuffer,
   type RunResult,
   type RunTask,
@@ -37,6 +38,7 @@ function session(path: string): Promise<ort.InferenceSession> {
 await Promise.allSettled(settings.preload.map(session));
 
 export default async function run(task: RunTask) {
+  if (Date.now() >= task.deadline) throw new Error(DEADLINE_PASSED);
   const s = await session(task.modelPath);
   const feeds: Record<string, ort.Tensor> = {};
   for (const f of task.feeds) feeds[f.name] = toOrt(f);

@@ -10,6 +10,12 @@ export function createMetrics() {
   const gaugeSources = { l1Entries: () => 0, l1Bytes: () => 0 };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'infercache_' });
+  // prom-client names these gauges *_total, which promtool rejects (only
+  // counters may end in _total); the handle and resource counts remain as
+  // infercache_nodejs_active_{handles,resources}.
+  for (const name of ['handles', 'requests', 'resources']) {
+    registry.removeSingleMetric(`infercache_nodejs_active_${name}_total`);
+  }
   const latencyBuckets = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
   ];

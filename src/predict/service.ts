@@ -26,6 +26,8 @@ export interface PredictRequest {
   readonly version: string;
   readonly inputs: ReadonlyMap<string, HostTensor>;
   readonly cache: CacheControl;
+  /** Epoch ms after which nobody waits for the answer; no model run starts past it. */
+  readonly deadline: number;
 }
 
 export interface PredictResult {
@@ -77,8 +79,8 @@ export class PredictService {
       digest: mv.digest,
     };
     const result = mv.signature.rowCacheable
-      ? await this.#predictRows(mv, ctx, inputs, rows, req.cache)
-      : await this.#predictWhole(mv, ctx, inputs, req.cache);
+      ? await this.#predictRows(mv, ctx, inputs, rows, req.cache, req.deadline)
+      : await this.#predictWhole(mv, ctx, inputs, req.cache, req.deadline);
     this.#countSources(mv.name, result.rowSources);
     return result;
   }
@@ -89,6 +91,7 @@ export class PredictService {
     inputs: readonly (readonly [string, HostTensor])[],
     rows: number,
     cache: CacheControl,
+    deadline: number,
   ): Promise<PredictResult> {
     const { keys, views } = rowKeys(ctx, inputs, rows);
     const hits: (Hit | undefined)[] = cache.bypass
@@ -127,7 +130,7 @@ export class PredictService {
             toRun.map((r) => (views[i] as Buffer[])[r] as Buffer),
           ),
         }));
-        const computed = splitRows(await this.#run(mv, feeds, toRun.length), Date.now());
+        const computed = splitRows(await this.#run(mv, feeds, toRun.length, deadline), Date.now());
         toRun.forEach((r, j) => {
           entries[r] = computed[j];
           claim?.resolve(keys[r] as string, computed[j] as CacheEntry);
@@ -155,6 +158,7 @@ export class PredictService {
     ctx: KeyContext,
     inputs: readonly (readonly [string, HostTensor])[],
     cache: CacheControl,
+    deadline: number,
   ): Promise<PredictResult> {
     const key = wholeKey(ctx, inputs);
     const hit = cache.bypass ? undefined : (await this.#deps.cache.getMany('p', [key], cache.maxAgeMs))[0];
@@ -164,6 +168,7 @@ export class PredictService {
         mv,
         inputs.map(([name, t]) => ({ name, ...t })),
         undefined,
+        deadline,
       );
       entry = { createdAt: Date.now(), tensors: outputs };
       if (!cache.bypass && !cache.noStore) this.#deps.cache.setMany([key], [entry]);
@@ -182,8 +187,19 @@ export class PredictService {
   }
 
   /** One model run; with `rows` set, every output must have that many rows. */
-  async #run(mv: ReadyVersion, feeds: NamedTensor[], rows: number | undefined): Promise<NamedTensor[]> {
+  async #run(
+    mv: ReadyVersion,
+    feeds: NamedTensor[],
+    rows: number | undefined,
+    deadline: number,
+  ): Promise<NamedTensor[]> {
     const { metrics, pool } = this.#deps;
+    // Cancelling a run already on a worker would mean killing the worker (and
+    // its loaded sessions), so the deadline is checked before the run starts.
+    if (Date.now() >= deadline) {
+      metrics.inferenceErrors.labels(mv.name, 'E_DEADLINE_EXCEEDED').inc();
+      throw new InferCacheError('E_DEADLINE_EXCEEDED', 'deadline passed before the model could run');
+    }
     const stop = metrics.inferenceDuration.labels(mv.name).startTimer();
     try {
       const outputs = await pool.run(
