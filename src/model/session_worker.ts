@@ -38,6 +38,9 @@ function session(path: string): Promise<ort.InferenceSession> {
 await Promise.allSettled(settings.preload.map(session));
 
 export default async function run(task: RunTask) {
+  // Cancelling a run already in progress would mean killing this worker and
+  // its loaded sessions, so the deadline is checked when the task starts:
+  // a task that waited in the queue past it is dropped, not run.
   if (Date.now() >= task.deadline) throw new Error(DEADLINE_PASSED);
   const s = await session(task.modelPath);
   const feeds: Record<string, ort.Tensor> = {};

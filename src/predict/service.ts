@@ -194,18 +194,13 @@ export class PredictService {
     deadline: number,
   ): Promise<NamedTensor[]> {
     const { metrics, pool } = this.#deps;
-    // Cancelling a run already on a worker would mean killing the worker (and
-    // its loaded sessions), so the deadline is checked before the run starts.
-    if (Date.now() >= deadline) {
-      metrics.inferenceErrors.labels(mv.name, 'E_DEADLINE_EXCEEDED').inc();
-      throw new InferCacheError('E_DEADLINE_EXCEEDED', 'deadline passed before the model could run');
-    }
     const stop = metrics.inferenceDuration.labels(mv.name).startTimer();
     try {
       const outputs = await pool.run(
         mv.path,
         feeds,
         mv.signature.outputs.map((o) => o.name),
+        deadline,
       );
       metrics.inferenceBatchRows.labels(mv.name).observe(rows ?? 1);
       if (rows !== undefined) {
