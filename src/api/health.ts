@@ -1,7 +1,7 @@
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 
 /** The service name our own API reports under. */
-export const SERVICE_NAME = 'infercache.v1.InferCache';
+const SERVICE_NAME = 'infercache.v1.InferCache';
 
 /**
  * grpc.health.v1 statuses: "" and SERVICE_NAME for the whole sidecar, and

@@ -6,12 +6,12 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 const protoRoot = fileURLToPath(new URL('../../proto', import.meta.url));
 
 /** The service's proto file, relative to `protoRoot`. */
-export const INFERCACHE_PROTO = 'infercache/v1/infercache.proto';
+const INFERCACHE_PROTO = 'infercache/v1/infercache.proto';
 
 // keepCase keeps the proto's snake_case names; longs as strings keep int64
 // values exact (JS numbers lose precision past 2^53); defaults make every
 // field present so handlers need no undefined checks.
-export const LOADER_OPTIONS: protoLoader.Options = {
+const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: String,
   enums: Number,

@@ -16,7 +16,7 @@ export interface ReadyVersion {
   readonly metadata: ModelMetadata;
 }
 
-export interface FailedVersion {
+interface FailedVersion {
   readonly state: 'failed';
   readonly name: string;
   readonly version: string;

@@ -21,7 +21,7 @@ export async function startMetricsServer(addr: string, registry: Registry): Prom
   return server;
 }
 
-export function splitHostPort(addr: string): { host: string; port: number } {
+function splitHostPort(addr: string): { host: string; port: number } {
   const at = addr.lastIndexOf(':');
   return { host: addr.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(addr.slice(at + 1)) };
 }
