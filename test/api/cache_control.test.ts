@@ -12,6 +12,8 @@ describe('Predict honours CacheControl', () => {
   beforeAll(async () => {
     redis = redisClient(sharedRedisUrl());
     sidecar = await startSidecar({ redisUrl: sharedRedisUrl() });
+    // SERVING does not wait for Redis; the L2 checks below need the connection.
+    await sidecar.waitForLog((l) => l.msg === 'L2 connected');
   });
   afterAll(async () => {
     await stopAllSidecars();

@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDirect, runDirectF32, shippedModelPath } from '../helpers/direct_model.js';
+import { buildFixtureModels } from '../helpers/fixture_models.js';
 import { metricValue } from '../helpers/metrics.js';
 import {
   f32FromBytes,
@@ -9,11 +13,12 @@ import {
   HEAVY_OUT,
   heavyRequest,
   heavyRows,
-  i64Of,
   IRIS_CLASSES,
   IRIS_FEATURES,
+  i64Of,
   irisRequest,
   irisRows,
+  multiRequest,
   rawOf,
   SRC,
 } from '../helpers/requests.js';
@@ -75,9 +80,17 @@ describe('Predict caches rows', () => {
     await sidecar.client.predict(heavyRequest(primed));
     const fresh = heavyRows(4);
     const row = (data: Float32Array, i: number) => data.subarray(i * HEAVY_IN, (i + 1) * HEAVY_IN);
-    const order: Float32Array[] = [row(fresh, 0), row(primed, 1), row(fresh, 1), row(primed, 0), row(fresh, 2), row(fresh, 3), row(primed, 2)];
+    const order: Float32Array[] = [
+      row(fresh, 0),
+      row(primed, 1),
+      row(fresh, 1),
+      row(primed, 0),
+      row(fresh, 2),
+      row(fresh, 3),
+      row(primed, 2),
+    ];
     const batch = new Float32Array(order.length * HEAVY_IN);
-    order.forEach((r, i) => batch.set(r, i * HEAVY_IN));
+    for (const [i, r] of order.entries()) batch.set(r, i * HEAVY_IN);
 
     const res = await sidecar.client.predict(heavyRequest(batch));
     const { MODEL: M, L1 } = SRC;
@@ -92,7 +105,8 @@ describe('Predict caches rows', () => {
     for (let i = 0; i < want.length; i++) {
       const w = want[i] as number;
       const g = got[i] as number;
-      if (!(Math.abs(g - w) <= 1e-5 + 1e-5 * Math.abs(w))) bad.push(`[${Math.floor(i / HEAVY_OUT)}, ${i % HEAVY_OUT}] ${g} vs ${w}`);
+      if (!(Math.abs(g - w) <= 1e-5 + 1e-5 * Math.abs(w)))
+        bad.push(`[${Math.floor(i / HEAVY_OUT)}, ${i % HEAVY_OUT}] ${g} vs ${w}`);
     }
     expect(bad).toEqual([]);
   });
@@ -128,7 +142,9 @@ describe('Predict caches rows', () => {
 
     // And the other way round: typed first, raw second.
     const rows2 = irisRows(1);
-    expect((await sidecar.client.predict(irisRequest(rows2, { form: 'typed' }))).row_sources).toEqual([SRC.MODEL]);
+    expect((await sidecar.client.predict(irisRequest(rows2, { form: 'typed' }))).row_sources).toEqual([
+      SRC.MODEL,
+    ]);
     expect((await sidecar.client.predict(irisRequest(rows2, { form: 'raw' }))).row_sources).toEqual([SRC.L1]);
   });
 
@@ -149,7 +165,7 @@ describe('Predict caches rows', () => {
     const withNaN = (bits: number) => {
       const buf = Buffer.alloc(IRIS_FEATURES * 4);
       buf.writeUInt32LE(bits, 0);
-      row.slice(1).forEach((v, j) => buf.writeFloatLE(v, 4 * (j + 1)));
+      for (const [j, v] of row.slice(1).entries()) buf.writeFloatLE(v, 4 * (j + 1));
       return { model: 'iris', inputs: { features: { dtype: 1, shape: [1, IRIS_FEATURES], raw: buf } } };
     };
     // The quiet NaN, and a negative NaN with a payload.
@@ -158,5 +174,42 @@ describe('Predict caches rows', () => {
     expect(first.row_sources).toEqual([SRC.MODEL]);
     expect(second.row_sources).toEqual([SRC.L1]);
     expect(rawOf(second.outputs.probabilities)).toEqual(rawOf(first.outputs.probabilities));
+  });
+});
+
+describe('Predict keys a model with several inputs', () => {
+  let sidecar: Sidecar;
+  let modelsDir: string;
+
+  beforeAll(async () => {
+    modelsDir = await mkdtemp(join(tmpdir(), 'infercache-keys-'));
+    await buildFixtureModels(modelsDir);
+    sidecar = await startSidecar({ redisUrl: sharedRedisUrl(), modelsDir });
+  });
+  afterAll(async () => {
+    await stopAllSidecars();
+    await rm(modelsDir, { recursive: true, force: true });
+  });
+
+  it('keys inputs the same whatever order the request map lists them in', async () => {
+    const a = [
+      [0.25, 1.5, -3],
+      [8, 9, 10],
+    ];
+    const b = [3n, -1n];
+    const first = await sidecar.client.predict(multiRequest(a, b, { order: 'ab' }));
+    const second = await sidecar.client.predict(multiRequest(a, b, { order: 'ba' }));
+    expect(first.row_sources).toEqual([SRC.MODEL, SRC.MODEL]);
+    expect(second.row_sources).toEqual([SRC.L1, SRC.L1]);
+    expect(rawOf(second.outputs.sum)).toEqual(rawOf(first.outputs.sum));
+    expect(Array.from(f32Of(first.outputs.sum))).toEqual([3.25, 4.5, 0, 7, 8, 9]);
+  });
+
+  it('keys rows by every input: the same a with a different b is a miss', async () => {
+    const a = [[1, 1, 1]];
+    await sidecar.client.predict(multiRequest(a, [1n]));
+    const other = await sidecar.client.predict(multiRequest(a, [2n], { order: 'ba' }));
+    expect(other.row_sources).toEqual([SRC.MODEL]);
+    expect(Array.from(f32Of(other.outputs.sum))).toEqual([3, 3, 3]);
   });
 });

@@ -32,8 +32,11 @@ async function reflect(addr: string, requests: Record<string, unknown>[]): Promi
   };
   const client = new loaded.grpc.reflection.v1.ServerReflection(addr, grpc.credentials.createInsecure());
   try {
-    const stream = (client as unknown as { ServerReflectionInfo(o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, ReflectionResponse> })
-      .ServerReflectionInfo({ deadline: Date.now() + 15_000 });
+    const stream = (
+      client as unknown as {
+        ServerReflectionInfo(o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, ReflectionResponse>;
+      }
+    ).ServerReflectionInfo({ deadline: Date.now() + 15_000 });
     const responses: ReflectionResponse[] = [];
     const done = new Promise<void>((resolve, reject) => {
       stream.on('data', (r: ReflectionResponse) => {
@@ -80,7 +83,11 @@ describe('gRPC server reflection', () => {
     const [res] = await reflect(sidecar.grpcAddr, [{ list_services: '' }]);
     expect(res?.error_response ?? null).toBeNull();
     const names = (res?.list_services_response?.service ?? []).map((s) => s.name).sort();
-    expect(names).toEqual(['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'infercache.v1.InferCache']);
+    expect(names).toEqual([
+      'grpc.health.v1.Health',
+      'grpc.reflection.v1.ServerReflection',
+      'infercache.v1.InferCache',
+    ]);
   });
 
   it('returns a file descriptor describing infercache.v1.InferCache and its methods', async () => {
@@ -95,9 +102,10 @@ describe('gRPC server reflection', () => {
     const service = definition['infercache.v1.InferCache'] as protoLoader.ServiceDefinition | undefined;
     expect(service).toBeDefined();
     expect(Object.keys(service ?? {}).sort()).toEqual(['ListModels', 'Predict']);
-    expect(service?.Predict.path).toBe('/infercache.v1.InferCache/Predict');
-    expect(service?.Predict.requestType.type).toMatchObject({ name: 'PredictRequest' });
-    expect(service?.Predict.responseType.type).toMatchObject({ name: 'PredictResponse' });
+    const predict = service?.Predict;
+    expect(predict?.path).toBe('/infercache.v1.InferCache/Predict');
+    expect(predict?.requestType.type).toMatchObject({ name: 'PredictRequest' });
+    expect(predict?.responseType.type).toMatchObject({ name: 'PredictResponse' });
     expect(definition['infercache.v1.Tensor']).toBeDefined();
   });
 

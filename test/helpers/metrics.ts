@@ -3,7 +3,11 @@
  * metricValue(body, 'infercache_rows_total', { model: 'iris', source: 'l1' }).
  * Labels not given are not checked; undefined when no sample matches.
  */
-export function metricValue(body: string, name: string, labels: Record<string, string> = {}): number | undefined {
+export function metricValue(
+  body: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const line of body.split('\n')) {
     if (line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);

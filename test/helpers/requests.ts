@@ -6,18 +6,14 @@ import type { PredictRequest, Tensor, TensorInput } from './client.js';
 
 export const DT = {
   FLOAT32: 1,
-  UINT8: 2,
-  INT8: 3,
-  INT32: 6,
   INT64: 7,
   STRING: 8,
-  BOOL: 9,
   FLOAT64: 11,
 } as const;
 
 export const SRC = { L1: 1, L2: 2, MODEL: 3 } as const;
 
-export type CacheControlInput = NonNullable<PredictRequest['cache']>;
+type CacheControlInput = NonNullable<PredictRequest['cache']>;
 
 export const IRIS_FEATURES = 4;
 export const IRIS_CLASSES = 3;
@@ -31,7 +27,11 @@ export function f32Raw(values: ArrayLike<number>): Buffer {
 }
 
 /** A float32 tensor, as raw bytes (the default) or in float_data. */
-export function f32Tensor(shape: number[], values: ArrayLike<number>, form: 'raw' | 'typed' = 'raw'): TensorInput {
+export function f32Tensor(
+  shape: number[],
+  values: ArrayLike<number>,
+  form: 'raw' | 'typed' = 'raw',
+): TensorInput {
   return form === 'raw'
     ? { dtype: DT.FLOAT32, shape, raw: f32Raw(values) }
     : { dtype: DT.FLOAT32, shape, float_data: Array.from(values as ArrayLike<number>) };
@@ -56,9 +56,14 @@ let nextSeed = 1;
 /** `n` fresh iris rows of plausible measurements (cm), exactly representable as float32. */
 export function irisRows(n: number): number[][] {
   const rand = prng(nextSeed++ * 7919);
-  return Array.from({ length: n }, () =>
-    Array.from({ length: IRIS_FEATURES }, (_, j) => Math.fround([4.3, 2.0, 1.0, 0.1][j]! + rand() * [3.6, 2.4, 5.9, 2.4][j]!)),
-  );
+  // The ranges of the iris data set: sepal length, sepal width, petal length, petal width.
+  const ranges = [
+    [4.3, 3.6],
+    [2.0, 2.4],
+    [1.0, 5.9],
+    [0.1, 2.4],
+  ] as const;
+  return Array.from({ length: n }, () => ranges.map(([min, span]) => Math.fround(min + rand() * span)));
 }
 
 /** `n` fresh rows for the heavy model, flattened row-major ([n, 256]). */
@@ -89,6 +94,33 @@ export function heavyRequest(data: Float32Array, opts: RequestOptions = {}): Pre
     model: 'heavy',
     version: opts.version ?? '',
     inputs: { x: f32Tensor([data.length / HEAVY_IN, HEAVY_IN], data, opts.form) },
+    ...(opts.cache ? { cache: opts.cache } : {}),
+  };
+}
+
+/** Little-endian int64 bytes of `values`. */
+function i64Raw(values: readonly bigint[]): Buffer {
+  const a = BigInt64Array.from(values);
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * The `multi` fixture (a: float32 [N, 3], b: int64 [N, 1] -> sum = a + b).
+ * `order` sets the order the inputs are put in the request's map.
+ */
+export function multiRequest(
+  a: number[][],
+  b: bigint[],
+  opts: RequestOptions & { order?: 'ab' | 'ba' } = {},
+): PredictRequest {
+  const ta = f32Tensor([a.length, 3], a.flat(), opts.form);
+  const tb: TensorInput =
+    opts.form === 'typed'
+      ? { dtype: DT.INT64, shape: [b.length, 1], int64_data: b.map(String) }
+      : { dtype: DT.INT64, shape: [b.length, 1], raw: i64Raw(b) };
+  return {
+    model: 'multi',
+    inputs: opts.order === 'ba' ? { b: tb, a: ta } : { a: ta, b: tb },
     ...(opts.cache ? { cache: opts.cache } : {}),
   };
 }
@@ -133,7 +165,11 @@ export async function grpcError(call: Promise<unknown>): Promise<ServiceError> {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
