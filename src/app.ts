@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
-import type * as grpc from '@grpc/grpc-js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Health } from './api/health.js';
 import { listModelsHandler } from './api/list_models_handler.js';
 import { predictHandler } from './api/predict_handler.js';
@@ -111,24 +111,26 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       'draining: health NOT_SERVING, finishing in-flight calls',
     );
     health.draining();
-    await stopGrpc(server, config.shutdownGraceMs, log);
+    // Give load balancers and readiness probes time to see NOT_SERVING
+    // while calls are still accepted.
+    if (config.drainDelayMs > 0) await sleep(config.drainDelayMs);
+    // Stop accepting calls and let the ones in progress finish, bounded by
+    // the grace period; Watch streams are ended, as they never end alone.
+    const stopped = new Promise<boolean>((resolve) => server.tryShutdown(() => resolve(true)));
+    health.endWatches();
+    const graceOver = new AbortController();
+    const finished = await Promise.race([
+      stopped,
+      sleep(config.shutdownGraceMs, false, { signal: graceOver.signal }).catch(() => false),
+    ]);
+    graceOver.abort();
+    if (!finished) {
+      log.warn({ graceMs: config.shutdownGraceMs }, 'grace period over: cancelling the calls still running');
+      server.forceShutdown();
+    }
     await Promise.allSettled([l2?.close(), pool.close(), closeHttp(http)]);
     log.info('stopped');
   }
-}
-
-async function stopGrpc(server: grpc.Server, graceMs: number, log: Logger): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      log.warn({ graceMs }, 'grace period over: cancelling the calls still running');
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 function closeHttp(http: HttpServer | undefined): Promise<void> {

@@ -42,7 +42,7 @@ export async function startGrpcServer(
     Predict: unary('Predict', handlers.Predict, admission, metrics, log),
     ListModels: unary('ListModels', handlers.ListModels, admission, metrics, log),
   });
-  health.implementation.addToServer(server);
+  health.addToServer(server);
   // Describe the reflection service too, so `list` shows every service served.
   new ReflectionService({ ...definition, ...reflectionDefinition() }).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {

@@ -113,6 +113,12 @@ export const SETTINGS = {
     default: 256,
     doc: 'model runs waiting for a worker; more are refused',
   },
+  drainDelayMs: {
+    env: 'DRAIN_DELAY_MS',
+    schema: int(0, 600_000),
+    default: 0,
+    doc: 'on SIGTERM, time health shows NOT_SERVING before calls are refused',
+  },
   shutdownGraceMs: {
     env: 'SHUTDOWN_GRACE_MS',
     schema: int(0, 600_000),

@@ -95,4 +95,28 @@ describe('graceful shutdown', () => {
     expect(messages).toContain('stopped');
     expect(messages.filter((m) => /grace period over/.test(String(m)))).toEqual([]);
   });
+
+  it('with a drain delay, answers Check with NOT_SERVING while it still serves, then exits 0 despite an open Watch', {
+    timeout: 60_000,
+  }, async () => {
+    const sidecar = await startSidecar({
+      redisUrl: '',
+      // A grace period longer than the test: an open Watch stream holding the
+      // shutdown until the grace ran out would make this test time out.
+      env: { INFERCACHE_DRAIN_DELAY_MS: '3000', INFERCACHE_SHUTDOWN_GRACE_MS: '300000' },
+    });
+    const watch = watchHealth(sidecar.grpcAddr, '');
+    await eventually('health Watch to report SERVING', async () =>
+      watch.seen.includes('SERVING') ? true : undefined,
+    );
+    const exited = waitForExit(sidecar.proc);
+    sidecar.proc.kill('SIGTERM');
+    await eventually('Check to answer NOT_SERVING', async () =>
+      (await sidecar.client.health('')) === 'NOT_SERVING' ? true : undefined,
+    );
+    const during = await sidecar.client.predict(heavyRequest(heavyRows(1)));
+    expect(during.row_sources).toEqual([SRC.MODEL]);
+    expect(await exited).toBe(0);
+    watch.close();
+  });
 });
