@@ -134,12 +134,13 @@ function typedToBytes(where: string, dtype: DType, values: readonly unknown[]): 
 
 /** HostTensor -> proto tensor: raw bytes, or the typed field when asked for. */
 export function toWire(tensor: HostTensor, typed: boolean): Partial<WireTensor> {
+  if (!typed && tensor.dtype !== DType.STRING)
+    return { dtype: tensor.dtype, shape: tensor.dims as number[], raw: tensor.data };
   const base = { dtype: tensor.dtype, shape: tensor.dims as number[] };
   const count = elementCount(tensor.dims);
   if (tensor.dtype === DType.STRING) {
     return { ...base, string_data: decodeStrings(tensor.data, count).map((s) => Buffer.from(s, 'utf8')) };
   }
-  if (!typed) return { ...base, raw: tensor.data };
   const d = aligned(tensor.data, dtypeSize(tensor.dtype));
   const view = <T>(C: new (b: ArrayBufferLike, o: number, n: number) => T) =>
     new C(d.buffer, d.byteOffset, count);

@@ -12,17 +12,30 @@ export interface KeyContext {
 }
 
 /**
- * What every hashed row starts with: the model digest, then each input's
- * name, dtype and row shape. With the shapes fixed here, the row bytes that
- * follow are unambiguous (strings carry their own lengths).
+ * What every hashed row starts with: the model digest, then for each input
+ * its name (length-prefixed UTF-8), dtype, rank and dims (u32 LE). With the
+ * shapes fixed here, the row bytes that follow are unambiguous (strings carry
+ * their own lengths). Written by hand, not as JSON: it runs on every call.
  */
 function header(
   ctx: KeyContext,
   inputs: readonly (readonly [string, HostTensor])[],
   dropAxis0: boolean,
 ): Buffer {
-  const layout = inputs.map(([name, t]) => [name, t.dtype, dropAxis0 ? t.dims.slice(1) : t.dims]);
-  return Buffer.concat([ctx.digest, Buffer.from(JSON.stringify(layout))]);
+  const skip = dropAxis0 ? 1 : 0;
+  let size = ctx.digest.length;
+  for (const [name, t] of inputs) size += 2 + Buffer.byteLength(name) + 2 + 4 * (t.dims.length - skip);
+  const out = Buffer.allocUnsafe(size);
+  let at = ctx.digest.copy(out, 0);
+  for (const [name, t] of inputs) {
+    const nameLength = out.write(name, at + 2);
+    out.writeUInt16LE(nameLength, at);
+    at += 2 + nameLength;
+    out[at++] = t.dtype;
+    out[at++] = t.dims.length - skip;
+    for (let d = skip; d < t.dims.length; d++) at = out.writeUInt32LE(t.dims[d] as number, at);
+  }
+  return out;
 }
 
 /** One key per row (axis 0), plus each input's row views for stacking misses later. */

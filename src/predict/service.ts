@@ -57,6 +57,7 @@ export interface PredictDeps {
 export class PredictService {
   readonly #deps: PredictDeps;
   readonly #flight = new SingleFlight<CacheEntry>();
+  readonly #rowCounterCache = new Map<string, Record<RowSource, { inc(n: number): void }>>();
 
   constructor(deps: PredictDeps) {
     this.#deps = deps;
@@ -231,10 +232,21 @@ export class PredictService {
       if (s === 'l1') l1++;
       else if (s === 'l2') l2++;
     }
-    const counter = this.#deps.metrics.rowsServed;
-    if (l1 > 0) counter.labels(model, 'l1').inc(l1);
-    if (l2 > 0) counter.labels(model, 'l2').inc(l2);
-    if (sources.length - l1 - l2 > 0) counter.labels(model, 'model').inc(sources.length - l1 - l2);
+    const counters = this.#rowCounters(model);
+    if (l1 > 0) counters.l1.inc(l1);
+    if (l2 > 0) counters.l2.inc(l2);
+    if (sources.length - l1 - l2 > 0) counters.model.inc(sources.length - l1 - l2);
+  }
+
+  // prom-client hashes label values on every labels() call; this is per call.
+  #rowCounters(model: string) {
+    let counters = this.#rowCounterCache.get(model);
+    if (counters === undefined) {
+      const c = this.#deps.metrics.rowsServed;
+      counters = { l1: c.labels(model, 'l1'), l2: c.labels(model, 'l2'), model: c.labels(model, 'model') };
+      this.#rowCounterCache.set(model, counters);
+    }
+    return counters;
   }
 }
 
