@@ -1,0 +1,116 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+export type Value = number | string | boolean;
+
+interface Ratio {
+  value: number;
+  /** e.g. ">= 0.85"; absent for ratios reported for information. */
+  target?: string;
+  met?: boolean;
+}
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  settings: Record<string, Value>;
+  ratios: Record<string, Ratio>;
+  /** One row per phase; columns are the union of the keys. */
+  phases: Record<string, Record<string, Value>>;
+  notes?: string[];
+  /** JSON only: per-round numbers and the like. */
+  details?: unknown;
+}
+
+interface FailedScenario {
+  name: string;
+  error: string;
+}
+
+export interface BenchReport {
+  date: string;
+  node: string;
+  platform: string;
+  cpus: number;
+  cpuModel: string;
+  /** Git commit of the measured code (dist/ is built from src/). */
+  commit: string;
+  loadAvgStart: number[];
+  loadAvgEnd: number[];
+  wallSeconds: number;
+  scenarios: (ScenarioResult | FailedScenario)[];
+}
+
+function fmt(v: Value): string {
+  if (typeof v !== 'number') return String(v);
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) || Math.abs(v) >= 100) return String(Math.round(v));
+  return Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(3);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function scenarioMarkdown(s: ScenarioResult | FailedScenario): string {
+  if ('error' in s) return `### ${s.name}\n\nFAILED: ${s.error}\n`;
+  const ratios = table(
+    ['ratio', 'value', 'target', 'met'],
+    Object.entries(s.ratios).map(([k, r]) => [
+      k,
+      r.value.toFixed(3),
+      r.target ?? '',
+      r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+    ]),
+  );
+  const columns = [...new Set(Object.values(s.phases).flatMap((p) => Object.keys(p)))];
+  const phases = table(
+    ['phase', ...columns],
+    Object.entries(s.phases).map(([k, p]) => [
+      k,
+      ...columns.map((c) => (p[c] === undefined ? '' : fmt(p[c] as Value))),
+    ]),
+  );
+  const settings = Object.entries(s.settings)
+    .map(([k, v]) => `${k}=${fmt(v)}`)
+    .join(', ');
+  const notes = (s.notes ?? []).map((n) => `- ${n}`).join('\n');
+  return `### ${s.name}: ${s.title}\n\n${settings}\n\n${ratios}\n\n${phases}\n${notes ? `\n${notes}\n` : ''}`;
+}
+
+/** The Markdown body (no top-level heading, so it can sit inside the README). */
+export function toMarkdown(r: BenchReport): string {
+  const head =
+    `Run ${r.date} on ${r.commit}: node ${r.node}, ${r.platform}, ${r.cpus} CPUs (${r.cpuModel}), ` +
+    `load average ${r.loadAvgStart.map((l) => l.toFixed(2)).join('/')} at start, ` +
+    `${r.wallSeconds.toFixed(0)} s wall time. Regenerate with \`npm run bench\`.`;
+  return [head, ...r.scenarios.map(scenarioMarkdown)].join('\n\n');
+}
+
+// Write then rename, so a reader never sees half a file.
+function writeAtomically(path: string, text: string, tmp = `${path}.tmp`): void {
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export function writeResults(dir: string, report: BenchReport, markdown: string): void {
+  writeAtomically(`${dir}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeAtomically(`${dir}/latest.md`, `# infercache benchmark results\n\n${markdown}`);
+}
+
+const START = '<!-- bench:start -->';
+const END = '<!-- bench:end -->';
+
+/**
+ * Replaces what is between the bench markers in `readme`, if the file and
+ * both markers exist; the rest of the file is someone else's and stays as is.
+ */
+export function updateReadme(readme: string, markdown: string, tmp: string): boolean {
+  if (!existsSync(readme)) return false;
+  const text = readFileSync(readme, 'utf8');
+  const start = text.indexOf(START);
+  const end = start === -1 ? -1 : text.indexOf(END, start + START.length);
+  if (end === -1) return false;
+  writeAtomically(readme, `${text.slice(0, start + START.length)}\n${markdown}\n${text.slice(end)}`, tmp);
+  return true;
+}

@@ -1,0 +1,77 @@
+import type { PredictRequest, TensorInput } from '../../test/helpers/client.js';
+
+/**
+ * Mulberry32: a tiny seeded PRNG, so every run sends the same rows. Our own
+ * copy, not src/'s: the bench must not change because a model builder did.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const HEAVY_COLS = 256;
+const FLOAT32 = 1; // infercache.v1.DataType.DATA_TYPE_FLOAT32
+
+/** `count` float32 values in [-1, 1), as the little-endian bytes `raw` takes. */
+export function randomFloats(rand: () => number, count: number): Buffer {
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) values[i] = rand() * 2 - 1;
+  return Buffer.from(values.buffer);
+}
+
+/**
+ * Row `index` of a fixed universe of heavy-model rows, generated on demand
+ * (100k rows would be 100 MB up front). imul by an odd constant is a
+ * bijection, so distinct indices get distinct PRNG seeds.
+ */
+export function heavyRow(seed: number, index: number): Buffer {
+  return randomFloats(mulberry32((seed ^ Math.imul(index + 1, 0x9e3779b9)) >>> 0), HEAVY_COLS);
+}
+
+function floatTensor(raw: Buffer, rows: number, cols: number): TensorInput {
+  return { dtype: FLOAT32, shape: [rows, cols], raw };
+}
+
+// One fixed iris row: after the first call every Predict of it is an L1 hit.
+const IRIS_ROW = Buffer.from(new Float32Array([5.1, 3.5, 1.4, 0.2]).buffer);
+
+export function irisRequest(): PredictRequest {
+  return { model: 'iris', inputs: { features: floatTensor(IRIS_ROW, 1, 4) } };
+}
+
+export function heavyRequest(raw: Buffer, rows: number, bypass = false): PredictRequest {
+  return { model: 'heavy', inputs: { x: floatTensor(raw, rows, HEAVY_COLS) }, cache: { bypass } };
+}
+
+/** Cumulative weights of Zipf(s) over ranks 1..n (not normalised: the last entry is the total). */
+export function zipfCdf(n: number, s: number): Float64Array {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let k = 0; k < n; k++) {
+    total += 1 / (k + 1) ** s;
+    cdf[k] = total;
+  }
+  return cdf;
+}
+
+/** A sampler of 0-based ranks: the first index whose cumulative weight reaches u * total. */
+export function zipfSampler(cdf: Float64Array, rand: () => number): () => number {
+  const total = cdf[cdf.length - 1] as number;
+  return () => {
+    const u = rand() * total;
+    let lo = 0;
+    let hi = cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
