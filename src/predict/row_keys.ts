@@ -38,22 +38,32 @@ function header(
   return out;
 }
 
-/** One key per row (axis 0), plus each input's row views for stacking misses later. */
-export function rowKeys(
+// Rows hashed between two yields to the event loop: hashing a large batch
+// in one go would hold up every L1 hit queued behind it (a 512-row batch of
+// the heavy model took ~2 ms), and a miss must never delay a hit.
+const ROWS_PER_SLICE = 128;
+
+/** Each input's row views (axis 0), for hashing and for stacking misses. */
+export function inputRowViews(inputs: readonly (readonly [string, HostTensor])[]): Buffer[][] {
+  return inputs.map(([, t]) => rowViews(t));
+}
+
+/** One key per row (axis 0). */
+export async function rowKeys(
   ctx: KeyContext,
   inputs: readonly (readonly [string, HostTensor])[],
+  views: readonly Buffer[][],
   rows: number,
-): { keys: string[]; views: Buffer[][] } {
-  const head = header(ctx, inputs, true);
-  const views = inputs.map(([, t]) => rowViews(t));
+): Promise<string[]> {
   const keys: string[] = new Array(rows);
   const parts: Buffer[] = new Array(inputs.length + 1);
-  parts[0] = head;
+  parts[0] = header(ctx, inputs, true);
   for (let r = 0; r < rows; r++) {
+    if (r > 0 && r % ROWS_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     for (let i = 0; i < views.length; i++) parts[i + 1] = (views[i] as Buffer[])[r] as Buffer;
     keys[r] = cacheKey(ctx.prefix, 'p', ctx.model, ctx.version, ctx.hasher(Buffer.concat(parts)));
   }
-  return { keys, views };
+  return keys;
 }
 
 /** One key for a request cached as a whole. */

@@ -1,7 +1,7 @@
 import type { CacheEntry } from '../cache/entry.js';
 import type { KeyHasher } from '../cache/keys.js';
 import { SingleFlight } from '../cache/single_flight.js';
-import type { Hit, TieredCache } from '../cache/tiered.js';
+import type { TieredCache } from '../cache/tiered.js';
 import { InferCacheError } from '../errors.js';
 import type { InferencePool, NamedTensor } from '../model/pool.js';
 import type { Model, ReadyVersion } from '../model/registry.js';
@@ -11,7 +11,7 @@ import { canonicalizeInPlace } from '../tensor/canonical.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
 import { rowViews, stackRows } from '../tensor/rows.js';
 import { resolveVersion } from './model_catalog.js';
-import { type KeyContext, rowKeys, wholeKey } from './row_keys.js';
+import { inputRowViews, type KeyContext, rowKeys, wholeKey } from './row_keys.js';
 
 export type RowSource = 'l1' | 'l2' | 'model';
 
@@ -94,10 +94,11 @@ export class PredictService {
     cache: CacheControl,
     deadline: number,
   ): Promise<PredictResult> {
-    const { keys, views } = rowKeys(ctx, inputs, rows);
-    const hits: (Hit | undefined)[] = cache.bypass
-      ? new Array<undefined>(rows).fill(undefined)
-      : await this.#deps.cache.getMany('p', keys, cache.maxAgeMs);
+    // A bypass never reads or writes the cache: its rows need no keys.
+    if (cache.bypass) return this.#runRowsUncached(mv, inputs, rows, deadline);
+    const views = inputRowViews(inputs);
+    const keys = await rowKeys(ctx, inputs, views, rows);
+    const hits = await this.#deps.cache.getMany('p', keys, cache.maxAgeMs);
     const entries: (CacheEntry | undefined)[] = hits.map((h) => h?.entry);
     const sources: RowSource[] = hits.map((h) => h?.tier ?? 'model');
 
@@ -110,7 +111,7 @@ export class PredictService {
       const key = keys[r] as string;
       if (firstRow.has(key)) continue;
       firstRow.set(key, r);
-      const pending = cache.bypass ? undefined : this.#flight.pending(key);
+      const pending = this.#flight.pending(key);
       if (pending !== undefined)
         waits.push(
           pending.then((e) => {
@@ -119,28 +120,38 @@ export class PredictService {
         );
       else toRun.push(r);
     }
+    let ranWhole: NamedTensor[] | undefined;
     if (toRun.length > 0) {
       const runKeys = toRun.map((r) => keys[r] as string);
-      const claim = cache.bypass ? undefined : this.#flight.claim(runKeys);
+      const claim = this.#flight.claim(runKeys);
       try {
-        const feeds = inputs.map(([name, t], i) => ({
-          name,
-          ...stackRows(
-            t.dtype,
-            t.dims.slice(1),
-            toRun.map((r) => (views[i] as Buffer[])[r] as Buffer),
-          ),
-        }));
-        const computed = splitRows(await this.#run(mv, feeds, toRun.length, deadline), Date.now());
+        // Every row missing: the request's tensors are the batch, no restacking.
+        const feeds =
+          toRun.length === rows
+            ? inputs.map(([name, t]) => ({ name, ...t }))
+            : inputs.map(([name, t], i) => ({
+                name,
+                ...stackRows(
+                  t.dtype,
+                  t.dims.slice(1),
+                  toRun.map((r) => (views[i] as Buffer[])[r] as Buffer),
+                ),
+              }));
+        const outputs = await this.#run(mv, feeds, toRun.length, deadline);
+        if (toRun.length === rows) ranWhole = outputs;
+        const computed = splitRows(outputs, Date.now());
         toRun.forEach((r, j) => {
           entries[r] = computed[j];
-          claim?.resolve(keys[r] as string, computed[j] as CacheEntry);
+          claim.resolve(keys[r] as string, computed[j] as CacheEntry);
         });
-        if (!cache.bypass && !cache.noStore) this.#deps.cache.setMany(runKeys, computed);
+        if (!cache.noStore) this.#deps.cache.setMany(runKeys, computed);
       } catch (error) {
-        claim?.reject(error);
+        claim.reject(error);
         throw error;
       }
+    }
+    if (ranWhole !== undefined) {
+      return { model: mv.name, version: mv.version, outputs: ranWhole, rowSources: sources, rowCached: true };
     }
     await Promise.all(waits);
     for (let r = 0; r < rows; r++) {
@@ -152,6 +163,19 @@ export class PredictService {
       return { name: spec.name, ...stackRows(first.dtype, first.dims, rowData) };
     });
     return { model: mv.name, version: mv.version, outputs, rowSources: sources, rowCached: true };
+  }
+
+  /** A bypass of a row-cacheable model: one run of the request as it is. */
+  async #runRowsUncached(
+    mv: ReadyVersion,
+    inputs: readonly (readonly [string, HostTensor])[],
+    rows: number,
+    deadline: number,
+  ): Promise<PredictResult> {
+    const feeds = inputs.map(([name, t]) => ({ name, ...t }));
+    const outputs = await this.#run(mv, feeds, rows, deadline);
+    const rowSources = new Array<RowSource>(rows).fill('model');
+    return { model: mv.name, version: mv.version, outputs, rowSources, rowCached: true };
   }
 
   async #predictWhole(
