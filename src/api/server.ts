@@ -68,15 +68,20 @@ function unary(
   metrics: Metrics,
   log: Logger,
 ): grpc.handleUnaryCall<unknown, unknown> {
-  const duration = metrics.requestDuration.labels(method);
-  const byCode = new Map<grpc.status, ReturnType<typeof metrics.requests.labels>>();
-  const count = (code: grpc.status) => {
+  // Label children per status code, made once: labels() hashes on every call.
+  const byCode = new Map<grpc.status, { calls: { inc(): void }; seconds: { observe(v: number): void } }>();
+  const count = (code: grpc.status, startedAt?: number) => {
     let c = byCode.get(code);
     if (c === undefined) {
-      c = metrics.requests.labels(method, grpc.status[code] ?? String(code));
+      const name = grpc.status[code] ?? String(code);
+      c = {
+        calls: metrics.requests.labels(method, name),
+        seconds: metrics.requestDuration.labels(method, name),
+      };
       byCode.set(code, c);
     }
-    c.inc();
+    c.calls.inc();
+    if (startedAt !== undefined) c.seconds.observe((performance.now() - startedAt) / 1000);
   };
   return (call, callback) => {
     if (!admission.enter()) {
@@ -87,19 +92,17 @@ function unary(
       });
       return;
     }
-    const stop = duration.startTimer();
+    const startedAt = performance.now();
     handler(call.request, deadlineOf(call)).then(
       (response) => {
         admission.leave();
-        stop();
-        count(grpc.status.OK);
+        count(grpc.status.OK, startedAt);
         callback(null, response);
       },
       (error: unknown) => {
         admission.leave();
-        stop();
         const mapped = toServiceError(error);
-        count(mapped.code);
+        count(mapped.code, startedAt);
         if (mapped.code === grpc.status.INTERNAL) log.error({ err: error, method }, 'call failed');
         callback(mapped);
       },

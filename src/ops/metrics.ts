@@ -30,8 +30,8 @@ export function createMetrics() {
     }),
     requestDuration: new Histogram({
       name: 'infercache_request_duration_seconds',
-      help: 'gRPC call latency by method',
-      labelNames: ['method'] as const,
+      help: 'gRPC call latency by method and status code',
+      labelNames: ['method', 'code'] as const,
       buckets: latencyBuckets,
       registers: [registry],
     }),

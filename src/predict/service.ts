@@ -9,11 +9,14 @@ import { validateInputs } from '../model/validate.js';
 import type { Metrics } from '../ops/metrics.js';
 import { canonicalizeInPlace } from '../tensor/canonical.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
-import { rowViews, stackRows } from '../tensor/rows.js';
+import { stackRows } from '../tensor/rows.js';
 import { resolveVersion } from './model_catalog.js';
 import { inputRowViews, type KeyContext, rowKeys, wholeKey } from './row_keys.js';
+import type { RowSource } from './source_counter.js';
+import { SourceCounter } from './source_counter.js';
+import { splitRows } from './split_rows.js';
 
-export type RowSource = 'l1' | 'l2' | 'model';
+export type { RowSource } from './source_counter.js';
 
 export interface CacheControl {
   readonly bypass: boolean;
@@ -57,10 +60,12 @@ export interface PredictDeps {
 export class PredictService {
   readonly #deps: PredictDeps;
   readonly #flight = new SingleFlight<CacheEntry>();
-  readonly #rowCounterCache = new Map<string, Record<RowSource, { inc(n: number): void }>>();
+
+  readonly #sources: SourceCounter;
 
   constructor(deps: PredictDeps) {
     this.#deps = deps;
+    this.#sources = new SourceCounter(deps.metrics);
   }
 
   async predict(req: PredictRequest): Promise<PredictResult> {
@@ -82,7 +87,7 @@ export class PredictService {
     const result = mv.signature.rowCacheable
       ? await this.#predictRows(mv, ctx, inputs, rows, req.cache, req.deadline)
       : await this.#predictWhole(mv, ctx, inputs, req.cache, req.deadline);
-    this.#countSources(mv.name, result.rowSources);
+    this.#sources.count(mv.name, result.rowSources);
     return result;
   }
 
@@ -248,48 +253,4 @@ export class PredictService {
       stop();
     }
   }
-
-  #countSources(model: string, sources: readonly RowSource[]): void {
-    let l1 = 0;
-    let l2 = 0;
-    for (const s of sources) {
-      if (s === 'l1') l1++;
-      else if (s === 'l2') l2++;
-    }
-    const counters = this.#rowCounters(model);
-    if (l1 > 0) counters.l1.inc(l1);
-    if (l2 > 0) counters.l2.inc(l2);
-    if (sources.length - l1 - l2 > 0) counters.model.inc(sources.length - l1 - l2);
-  }
-
-  // prom-client hashes label values on every labels() call; this is per call.
-  #rowCounters(model: string) {
-    let counters = this.#rowCounterCache.get(model);
-    if (counters === undefined) {
-      const c = this.#deps.metrics.rowsServed;
-      counters = { l1: c.labels(model, 'l1'), l2: c.labels(model, 'l2'), model: c.labels(model, 'model') };
-      this.#rowCounterCache.set(model, counters);
-    }
-    return counters;
-  }
-}
-
-/** Cuts a batch's outputs into one cache entry per row. */
-function splitRows(outputs: readonly NamedTensor[], createdAt: number): CacheEntry[] {
-  const perOutput = outputs.map((o) => ({ o, rows: rowViews(o) }));
-  const count = outputs[0]?.dims[0] ?? 0;
-  const entries: CacheEntry[] = new Array(count);
-  for (let r = 0; r < count; r++) {
-    entries[r] = {
-      createdAt,
-      // Copy each row out of the batch buffer, so a cached row does not pin
-      // the whole batch in memory (L1 counts only the row's bytes).
-      tensors: perOutput.map(({ o, rows }) => ({
-        dtype: o.dtype,
-        dims: o.dims.slice(1),
-        data: Buffer.from(rows[r] as Buffer),
-      })),
-    };
-  }
-  return entries;
 }
