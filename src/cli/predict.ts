@@ -61,7 +61,7 @@ function render(reply: PredictReply, labels: string[]) {
         .find((v) => v.length > 0) ?? [];
     outputs[name] = {
       shape: t.shape.map(Number),
-      values: values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v)),
+      values: values.map(displayValue),
     };
   }
   return {
@@ -90,4 +90,11 @@ function text(r: ReturnType<typeof render>): string {
     lines.push(`row ${i} [${source}] ${parts.join(' ')}`);
   });
   return `${lines.join('\n')}\n`;
+}
+
+/** int64 values arrive as strings (exact); show them as numbers where that is still exact. */
+function displayValue(v: unknown): unknown {
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (typeof v === 'string' && Number.isSafeInteger(Number(v))) return Number(v);
+  return v;
 }
