@@ -27,6 +27,7 @@ import {
   writeResults,
 } from './lib/report.js';
 import { batchHeavy } from './scenarios/batch_heavy.js';
+import { keyHash } from './scenarios/key_hash.js';
 import { l1VsBare } from './scenarios/l1_vs_bare.js';
 import { loopLatency } from './scenarios/loop_latency.js';
 import { zipf } from './scenarios/zipf.js';
@@ -36,6 +37,7 @@ const SCENARIOS: Record<string, (redis: RedisServer) => Promise<ScenarioResult>>
   batch_heavy: batchHeavy,
   zipf,
   loop_latency: loopLatency,
+  key_hash: keyHash,
 };
 const resultsDir = fileURLToPath(new URL('./results', import.meta.url));
 const readme = fileURLToPath(new URL('../README.md', import.meta.url));
