@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config/schema.js';
 import { killOnExit, stopChild } from '../../test/helpers/children.js';
@@ -39,6 +40,7 @@ export async function startBenchSidecar(
 ): Promise<Sidecar> {
   progress(`  starting sidecar (${label})`);
   const profDir = process.env.BENCH_CPU_PROF;
+  if (profDir) mkdirSync(profDir, { recursive: true });
   const sidecar = await startSidecar({
     redisUrl,
     keyPrefix,
