@@ -1,19 +1,7 @@
+import { mulberry32 } from '../../src/model/zoo/prng.js';
 import type { PredictRequest, TensorInput } from '../../test/helpers/client.js';
 
-/**
- * Mulberry32: a tiny seeded PRNG, so every run sends the same rows. Our own
- * copy, not src/'s: the bench must not change because a model builder did.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export const HEAVY_COLS = 256;
 const FLOAT32 = 1; // infercache.v1.DataType.DATA_TYPE_FLOAT32

@@ -51,9 +51,7 @@ describe('infercache predict (CLI)', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^model iris version 1$/m);
-    const row = /^row 0 \[(\w+)\] probabilities=\[([^\]]*)\] label=\[(\d+)\] \((\w+)\)$/m.exec(
-      first.stdout,
-    );
+    const row = /^row 0 \[(\w+)\] probabilities=\[([^\]]*)\] label=\[(\d+)\] \((\w+)\)$/m.exec(first.stdout);
     expect(row, first.stdout).not.toBeNull();
     const [, source, probabilities, label, labelName] = row as RegExpExecArray;
     expect(source).toBe('model');

@@ -1,4 +1,5 @@
 import type { ServiceError } from '@grpc/grpc-js';
+import { mulberry32 } from '../../src/model/zoo/prng.js';
 import type { PredictRequest, Tensor, TensorInput } from './client.js';
 
 // Request builders and response readers shared by the end-to-end suites.
@@ -37,25 +38,13 @@ export function f32Tensor(
     : { dtype: DT.FLOAT32, shape, float_data: Array.from(values as ArrayLike<number>) };
 }
 
-// mulberry32: a tiny deterministic PRNG, so failures reproduce.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // Every call hands out rows never handed out before in this process, so tests
 // sharing one sidecar (and its L1) cannot see each other's cached rows.
 let nextSeed = 1;
 
 /** `n` fresh iris rows of plausible measurements (cm), exactly representable as float32. */
 export function irisRows(n: number): number[][] {
-  const rand = prng(nextSeed++ * 7919);
+  const rand = mulberry32(nextSeed++ * 7919);
   // The ranges of the iris data set: sepal length, sepal width, petal length, petal width.
   const ranges = [
     [4.3, 3.6],
@@ -68,7 +57,7 @@ export function irisRows(n: number): number[][] {
 
 /** `n` fresh rows for the heavy model, flattened row-major ([n, 256]). */
 export function heavyRows(n: number): Float32Array {
-  const rand = prng(nextSeed++ * 104729);
+  const rand = mulberry32(nextSeed++ * 104729);
   return Float32Array.from({ length: n * HEAVY_IN }, () => rand() * 2 - 1);
 }
 

@@ -7,6 +7,7 @@ import {
   node,
   valueInfo,
 } from './onnx_graph.js';
+import { mulberry32 } from './prng.js';
 
 const INPUT = 256;
 const WIDTH = 1024;
@@ -19,19 +20,6 @@ const SEED = 0x1f2e3d4c;
 
 const HEAVY_DESCRIPTION =
   'Synthetic multilayer perceptron with random weights, used to make inference measurably expensive.';
-
-// Hand-written rather than a dependency: ten lines, and the weights must never change
-// because a library altered its algorithm or seeding.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // uniform(-1, 1) * sqrt(3 / fanIn) gives unit-variance weights per input, so with tanh the
 // activations neither vanish nor saturate even though one matrix is applied repeatedly.
