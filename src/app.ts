@@ -57,7 +57,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   if (config.redisUrl === '') log.warn('no Redis configured: running with the in-process L1 only');
   else
     l2 = new L2Cache(
-      { url: config.redisUrl, timeoutMs: config.l2TimeoutMs, maxPendingWrites: config.l2MaxPendingWrites },
+      {
+        url: config.redisUrl,
+        timeoutMs: config.l2TimeoutMs,
+        maxPendingWrites: config.l2MaxPendingWrites,
+        circuit: { resetMs: config.l2BreakerResetMs, errorThresholdPct: config.l2BreakerThresholdPct },
+      },
       metrics,
       log,
     );

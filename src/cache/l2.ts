@@ -2,11 +2,13 @@ import { Redis } from 'ioredis';
 import { redactUrl } from '../config/redact.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
+import { type CircuitOptions, L2Circuit } from './l2_circuit.js';
 
 export interface L2Options {
   readonly url: string;
   readonly timeoutMs: number;
   readonly maxPendingWrites: number;
+  readonly circuit: CircuitOptions;
 }
 
 export interface L2Write {
@@ -17,7 +19,7 @@ export interface L2Write {
 
 /**
  * The shared Redis tier. Every Redis call goes through `#guard`, the one door
- * that applies the timeout, the metric and the log line, and turns failure
+ * that applies the timeout, the circuit breaker, the metric and the log line, and turns failure
  * into "no answer": a Redis outage degrades to L1 plus the model, it never
  * fails a request or waits past the command timeout.
  */
@@ -27,6 +29,7 @@ export class L2Cache {
   readonly #log: Logger;
   readonly #maxPendingWrites: number;
   readonly #pending = new Set<Promise<void>>();
+  readonly #circuit: L2Circuit;
   #pendingRows = 0;
   #everConnected = false;
   #outageLogged = false;
@@ -35,6 +38,7 @@ export class L2Cache {
     this.#metrics = metrics;
     this.#log = log.child({ component: 'l2' });
     this.#maxPendingWrites = options.maxPendingWrites;
+    this.#circuit = new L2Circuit(options.circuit, metrics, this.#log);
     this.#redis = new Redis(options.url, {
       // Fail fast instead of queueing: a queued command would wait for a
       // reconnect that may take seconds, past any request's deadline.
@@ -71,7 +75,7 @@ export class L2Cache {
    */
   writeMany(writes: readonly L2Write[]): void {
     if (writes.length === 0) return;
-    if (!this.connected || this.#pendingRows + writes.length > this.#maxPendingWrites) {
+    if (!this.connected || this.#circuit.open || this.#pendingRows + writes.length > this.#maxPendingWrites) {
       this.#metrics.l2DroppedWrites.inc(writes.length);
       return;
     }
@@ -88,6 +92,7 @@ export class L2Cache {
   /** Waits for queued writes (bounded by the command timeout), then disconnects. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#pending]);
+    this.#circuit.shutdown();
     this.#redis.disconnect();
     this.#metrics.l2Connected.set(0);
   }
@@ -97,9 +102,13 @@ export class L2Cache {
       this.#metrics.l2Errors.labels(op, 'unavailable').inc();
       return undefined;
     }
+    if (this.#circuit.open) {
+      this.#metrics.l2Errors.labels(op, 'circuit_open').inc();
+      return undefined;
+    }
     const stop = this.#metrics.l2Duration.labels(op).startTimer();
     try {
-      return await call();
+      return await this.#circuit.run(call);
     } catch (error) {
       const reason = /timed out/i.test(String(error)) ? 'timeout' : 'error';
       this.#metrics.l2Errors.labels(op, reason).inc();

@@ -58,6 +58,18 @@ export const SETTINGS = {
     default: 50,
     doc: 'timeout of one Redis command',
   },
+  l2BreakerResetMs: {
+    env: 'L2_BREAKER_RESET_MS',
+    schema: int(10, 600_000),
+    default: 1000,
+    doc: 'time the L2 circuit stays open before a trial call',
+  },
+  l2BreakerThresholdPct: {
+    env: 'L2_BREAKER_THRESHOLD_PCT',
+    schema: int(1, 100),
+    default: 50,
+    doc: 'percent of Redis calls failing over the last second that opens the L2 circuit',
+  },
   l2MaxPendingWrites: {
     env: 'L2_MAX_PENDING_WRITES',
     schema: int(1, 1_000_000),

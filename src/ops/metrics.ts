@@ -70,7 +70,7 @@ export function createMetrics() {
     }),
     l2Errors: new Counter({
       name: 'infercache_l2_errors_total',
-      help: 'Failed Redis operations by operation and reason (timeout, unavailable, error)',
+      help: 'Failed or skipped Redis operations by operation and reason (timeout, unavailable, circuit_open, error)',
       labelNames: ['op', 'reason'] as const,
       registers: [registry],
     }),
@@ -84,6 +84,11 @@ export function createMetrics() {
     l2Connected: new Gauge({
       name: 'infercache_l2_connected',
       help: '1 while the Redis L2 is connected, else 0',
+      registers: [registry],
+    }),
+    l2CircuitOpen: new Gauge({
+      name: 'infercache_l2_circuit_open',
+      help: '1 while the L2 circuit breaker is open (Redis skipped), else 0',
       registers: [registry],
     }),
     l2DroppedWrites: new Counter({

@@ -12,6 +12,7 @@ import { DType } from '../../src/tensor/dtypes.js';
 import { sharedRedisUrl } from '../helpers/shared_redis.js';
 
 const log = createLogger('silent');
+const circuit = { resetMs: 1000, errorThresholdPct: 50 };
 const entry = (value: number, createdAt = Date.now()): CacheEntry => ({
   createdAt,
   tensors: [{ dtype: DType.FLOAT32, dims: [1], data: Buffer.from(new Float32Array([value]).buffer) }],
@@ -25,7 +26,11 @@ afterAll(async () => {
 
 async function tiers() {
   const metrics = createMetrics();
-  const l2 = new L2Cache({ url: sharedRedisUrl(), timeoutMs: 1000, maxPendingWrites: 1000 }, metrics, log);
+  const l2 = new L2Cache(
+    { url: sharedRedisUrl(), timeoutMs: 1000, maxPendingWrites: 1000, circuit },
+    metrics,
+    log,
+  );
   closers.push(() => l2.close());
   const deadline = Date.now() + 5000;
   while (!l2.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
