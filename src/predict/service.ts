@@ -41,6 +41,17 @@ export interface PredictResult {
   readonly rowCached: boolean;
 }
 
+/** What one request's row runs share. */
+interface RowJob {
+  readonly mv: ReadyVersion;
+  readonly inputs: readonly (readonly [string, HostTensor])[];
+  readonly views: readonly Buffer[][];
+  readonly keys: readonly string[];
+  readonly entries: (CacheEntry | undefined)[];
+  readonly noStore: boolean;
+  readonly deadline: number;
+}
+
 export interface PredictDeps {
   readonly models: () => ReadonlyMap<string, Model>;
   readonly cache: TieredCache;
@@ -109,6 +120,7 @@ export class PredictService {
 
     // Rows to run: first occurrence of each missing key not already in flight.
     const toRun: number[] = [];
+    const retry: number[] = [];
     const waits: Promise<void>[] = [];
     const firstRow = new Map<string, number>();
     for (let r = 0; r < rows; r++) {
@@ -117,48 +129,34 @@ export class PredictService {
       if (firstRow.has(key)) continue;
       firstRow.set(key, r);
       const pending = this.#flight.pending(key);
-      if (pending !== undefined)
+      if (pending === undefined) toRun.push(r);
+      // Never rejects: if the other request's run fails (its own deadline,
+      // say), this request runs the row itself rather than inherit the error.
+      else
         waits.push(
-          pending.then((e) => {
-            entries[r] = e;
-          }),
+          pending.then(
+            (e) => {
+              entries[r] = e;
+            },
+            () => {
+              retry.push(r);
+            },
+          ),
         );
-      else toRun.push(r);
     }
-    let ranWhole: NamedTensor[] | undefined;
-    if (toRun.length > 0) {
-      const runKeys = toRun.map((r) => keys[r] as string);
-      const claim = this.#flight.claim(runKeys);
-      try {
-        // Every row missing: the request's tensors are the batch, no restacking.
-        const feeds =
-          toRun.length === rows
-            ? inputs.map(([name, t]) => ({ name, ...t }))
-            : inputs.map(([name, t], i) => ({
-                name,
-                ...stackRows(
-                  t.dtype,
-                  t.dims.slice(1),
-                  toRun.map((r) => (views[i] as Buffer[])[r] as Buffer),
-                ),
-              }));
-        const outputs = await this.#run(mv, feeds, toRun.length, deadline);
-        if (toRun.length === rows) ranWhole = outputs;
-        const computed = splitRows(outputs, Date.now());
-        toRun.forEach((r, j) => {
-          entries[r] = computed[j];
-          claim.resolve(keys[r] as string, computed[j] as CacheEntry);
-        });
-        if (!cache.noStore) this.#deps.cache.setMany(runKeys, computed);
-      } catch (error) {
-        claim.reject(error);
-        throw error;
-      }
+    const job: RowJob = { mv, inputs, views, keys, entries, noStore: cache.noStore, deadline };
+    if (toRun.length === rows) {
+      // Every row missing: the request's tensors are the batch, no restacking,
+      // and the run's outputs are the response.
+      const outputs = await this.#runRows(job, toRun, true);
+      return { model: mv.name, version: mv.version, outputs, rowSources: sources, rowCached: true };
     }
-    if (ranWhole !== undefined) {
-      return { model: mv.name, version: mv.version, outputs: ranWhole, rowSources: sources, rowCached: true };
+    try {
+      if (toRun.length > 0) await this.#runRows(job, toRun, false);
+    } finally {
+      await Promise.all(waits);
     }
-    await Promise.all(waits);
+    if (retry.length > 0) await this.#runRows(job, retry, false);
     for (let r = 0; r < rows; r++) {
       if (entries[r] === undefined) entries[r] = entries[firstRow.get(keys[r] as string) as number];
     }
@@ -168,6 +166,39 @@ export class PredictService {
       return { name: spec.name, ...stackRows(first.dtype, first.dims, rowData) };
     });
     return { model: mv.name, version: mv.version, outputs, rowSources: sources, rowCached: true };
+  }
+
+  /**
+   * Runs the given rows in one model run, claims them for single-flight,
+   * fills `job.entries` and stores the new rows. `whole` means the rows are
+   * the entire request, in order, so its tensors are fed as they are.
+   */
+  async #runRows(job: RowJob, list: readonly number[], whole: boolean): Promise<NamedTensor[]> {
+    const runKeys = list.map((r) => job.keys[r] as string);
+    const claim = this.#flight.claim(runKeys);
+    try {
+      const feeds = whole
+        ? job.inputs.map(([name, t]) => ({ name, ...t }))
+        : job.inputs.map(([name, t], i) => ({
+            name,
+            ...stackRows(
+              t.dtype,
+              t.dims.slice(1),
+              list.map((r) => (job.views[i] as Buffer[])[r] as Buffer),
+            ),
+          }));
+      const outputs = await this.#run(job.mv, feeds, list.length, job.deadline);
+      const computed = splitRows(outputs, Date.now());
+      list.forEach((r, j) => {
+        job.entries[r] = computed[j];
+        claim.resolve(runKeys[j] as string, computed[j] as CacheEntry);
+      });
+      if (!job.noStore) this.#deps.cache.setMany(runKeys, computed);
+      return outputs;
+    } catch (error) {
+      claim.reject(error);
+      throw error;
+    }
   }
 
   /** A bypass of a row-cacheable model: one run of the request as it is. */

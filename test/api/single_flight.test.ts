@@ -1,0 +1,31 @@
+import { status } from '@grpc/grpc-js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { grpcError, heavyRequest, heavyRows, SRC, sleep } from '../helpers/requests.js';
+import { startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
+
+describe('single-flight across requests', () => {
+  afterAll(stopAllSidecars);
+
+  it('runs a row itself when the request it was waiting on fails, instead of inheriting that failure', async () => {
+    const sidecar = await startSidecar({ redisUrl: '' });
+    const row = heavyRows(1);
+    // Keep the only inference worker busy, so the next run waits in its queue.
+    const blocker = sidecar.client.predict(heavyRequest(heavyRows(4096), { cache: { bypass: true } }), {
+      deadlineMs: 120_000,
+    });
+    await sleep(300);
+    // A claims the row, then its deadline passes while its run is queued.
+    const a = grpcError(sidecar.client.predict(heavyRequest(row), { deadlineMs: 200 }));
+    await sleep(50);
+    // B asks for the same row while A holds it, and waits for A's result.
+    const b = sidecar.client.predict(heavyRequest(row), { deadlineMs: 120_000 });
+
+    expect((await a).code).toBe(status.DEADLINE_EXCEEDED);
+    const answer = await b;
+    expect(answer.row_sources).toEqual([SRC.MODEL]);
+    await blocker;
+    // The failed claim hurt nothing: the row is cached now, and the sidecar serves.
+    expect((await sidecar.client.predict(heavyRequest(row))).row_sources).toEqual([SRC.L1]);
+    expect(await sidecar.client.health('')).toBe('SERVING');
+  });
+});
