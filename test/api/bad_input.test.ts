@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PredictRequest, TensorInput } from '../helpers/client.js';
-import { buildFixtureModels } from '../helpers/fixture_models.js';
+import { fixtureModelsDir } from '../helpers/fixture_models.js';
 import { metricValue } from '../helpers/metrics.js';
 import {
   DT,
@@ -26,8 +24,7 @@ describe('Predict refuses bad input and keeps serving', () => {
   let modelsDir: string;
 
   beforeAll(async () => {
-    modelsDir = await mkdtemp(join(tmpdir(), 'infercache-bad-input-'));
-    await buildFixtureModels(modelsDir);
+    modelsDir = await fixtureModelsDir();
     sidecar = await startSidecar({
       redisUrl: '',
       modelsDir,

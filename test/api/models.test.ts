@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixtureModels } from '../helpers/fixture_models.js';
+import { fixtureModelsDir } from '../helpers/fixture_models.js';
 import {
   DT,
   f32Of,
@@ -25,8 +23,7 @@ describe('models from a model repository', () => {
   let modelsDir: string;
 
   beforeAll(async () => {
-    modelsDir = await mkdtemp(join(tmpdir(), 'infercache-models-'));
-    await buildFixtureModels(modelsDir);
+    modelsDir = await fixtureModelsDir();
     sidecar = await startSidecar({ redisUrl: '', modelsDir });
   });
   afterAll(async () => {

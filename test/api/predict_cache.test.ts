@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDirect, runDirectF32, shippedModelPath } from '../helpers/direct_model.js';
-import { buildFixtureModels } from '../helpers/fixture_models.js';
+import { fixtureModelsDir } from '../helpers/fixture_models.js';
 import { metricValue } from '../helpers/metrics.js';
 import {
   f32FromBytes,
@@ -182,8 +180,7 @@ describe('Predict keys a model with several inputs', () => {
   let modelsDir: string;
 
   beforeAll(async () => {
-    modelsDir = await mkdtemp(join(tmpdir(), 'infercache-keys-'));
-    await buildFixtureModels(modelsDir);
+    modelsDir = await fixtureModelsDir();
     sidecar = await startSidecar({ redisUrl: sharedRedisUrl(), modelsDir });
   });
   afterAll(async () => {

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeModel } from '../../src/model/zoo/build.js';
 import { buildIrisModel } from '../../src/model/zoo/iris.js';
@@ -64,7 +65,7 @@ const GARBAGE = Uint8Array.from([0xff, 0xff, 0xff, 0xff, ...new TextEncoder().en
  * Writes the test model repository into `dir` as `<name>/<version>/model.onnx`. Only the iris
  * versions get a model.json; the rest exercise models dropped in without one.
  */
-export async function buildFixtureModels(dir: string): Promise<void> {
+async function buildFixtureModels(dir: string): Promise<void> {
   for (const [name, spec] of Object.entries(GRAPHS)) await writeOnnx(dir, name, encodeModel(spec));
   await writeModel(dir, 'iris', 1, buildIrisModel());
   await writeModel(dir, 'iris', 2, buildIrisModel(IRIS_V2_DESCRIPTION));
@@ -75,4 +76,11 @@ async function writeOnnx(dir: string, name: string, bytes: Uint8Array): Promise<
   const versionDir = join(dir, name, '1');
   await mkdir(versionDir, { recursive: true });
   await writeFile(join(versionDir, 'model.onnx'), bytes);
+}
+
+/** A fresh temporary directory holding the fixture models; remove it with `rm(dir, { recursive: true })`. */
+export async function fixtureModelsDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'infercache-fixtures-'));
+  await buildFixtureModels(dir);
+  return dir;
 }
