@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import { InferCacheError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { Admission } from './admission.js';
@@ -61,6 +62,8 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
   });
 }
 
+const OVERLOADED = new InferCacheError('E_OVERLOADED', 'too many calls in progress; retry later');
+
 function unary(
   method: string,
   handler: AsyncUnary,
@@ -85,11 +88,9 @@ function unary(
   };
   return (call, callback) => {
     if (!admission.enter()) {
-      count(grpc.status.RESOURCE_EXHAUSTED);
-      callback({
-        code: grpc.status.RESOURCE_EXHAUSTED,
-        details: 'E_OVERLOADED: too many calls in progress; retry later',
-      });
+      const refused = toServiceError(OVERLOADED);
+      count(refused.code);
+      callback(refused);
       return;
     }
     const startedAt = performance.now();

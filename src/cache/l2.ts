@@ -110,7 +110,7 @@ export class L2Cache {
     try {
       return await this.#circuit.run(call);
     } catch (error) {
-      const reason = /timed out/i.test(String(error)) ? 'timeout' : 'error';
+      const reason = failureReason(error);
       this.#metrics.l2Errors.labels(op, reason).inc();
       this.#log.debug({ op, reason, err: String(error) }, 'L2 operation failed');
       return undefined;
@@ -141,4 +141,10 @@ export class L2Cache {
   #onClose(): void {
     this.#metrics.l2Connected.set(0);
   }
+}
+
+function failureReason(error: unknown): 'timeout' | 'circuit_open' | 'error' {
+  // opossum refuses with EOPENBREAKER while half-open and its one trial call is out.
+  if ((error as { code?: unknown }).code === 'EOPENBREAKER') return 'circuit_open';
+  return /timed out/i.test(String(error)) ? 'timeout' : 'error';
 }
