@@ -1,20 +1,26 @@
 import * as grpc from '@grpc/grpc-js';
-import { inferCacheService, loadPackageDefinition } from '../src/api/proto.js';
 
 /**
- * The floor for the L1-hit path: the same proto service and loader options as
- * the sidecar, but Predict answers a precomputed response (the sidecar's own
- * L1-hit answer, passed in BENCH_BARE_RESPONSE) without doing any work.
+ * The floor for the L1-hit path: the leanest grpc-js server that answers
+ * Predict with the same bytes. It decodes nothing and encodes nothing
+ * (identity serializers); every call is answered with the sidecar's own
+ * L1-hit answer, passed pre-encoded in BENCH_BARE_RESPONSE_HEX. It shares
+ * none of the sidecar's settings beyond the message size limits.
  * Prints {"port": n} on stdout once listening.
  */
-const revive = (_key: string, value: unknown): unknown => {
-  const v = value as { type?: unknown; data?: unknown } | null;
-  return v !== null && typeof v === 'object' && v.type === 'Buffer' && Array.isArray(v.data)
-    ? Buffer.from(v.data as number[])
-    : value;
-};
-const response: unknown = JSON.parse(process.env.BENCH_BARE_RESPONSE ?? 'null', revive);
-if (response === null) throw new Error('BENCH_BARE_RESPONSE is not set');
+const response = Buffer.from(process.env.BENCH_BARE_RESPONSE_HEX ?? '', 'hex');
+if (response.length === 0) throw new Error('BENCH_BARE_RESPONSE_HEX is not set');
+
+const identity = (b: Buffer) => b;
+const unary = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({
+  path,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: identity,
+  requestDeserialize: identity,
+  responseSerialize: identity,
+  responseDeserialize: identity,
+});
 
 // Same message limits as the sidecar's server (src/api/server.ts).
 const maxBytes = 64 * 1024 * 1024;
@@ -22,10 +28,10 @@ const server = new grpc.Server({
   'grpc.max_receive_message_length': maxBytes,
   'grpc.max_send_message_length': maxBytes,
 });
-server.addService(inferCacheService(loadPackageDefinition()), {
-  Predict: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, response),
-  ListModels: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { models: [] }),
-});
+server.addService(
+  { Predict: unary('/infercache.v1.InferCache/Predict') },
+  { Predict: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, response) },
+);
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {
   if (error) throw error;
   process.stdout.write(`${JSON.stringify({ port })}\n`);

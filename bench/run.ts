@@ -5,10 +5,24 @@
  * the README's bench section. Progress goes to stderr.
  *
  *   BENCH_ONLY=zipf,loop_latency   run some scenarios (README left alone)
- *   BENCH_CPU_PROF=<dir>           sidecars write V8 CPU profiles there; their
- *                                  top self-time functions are printed at the end
+ *   BENCH_CPU_PROF=<dir>           sidecars (and the L2 batch scenarios, which measure
+ *                                  code in this process, in a pass after their rounds)
+ *                                  write V8 CPU profiles there; their top self-time
+ *                                  functions are printed at the end
  *   BENCH_L1_CONCURRENCY=<n>       calls in flight in l1_vs_bare
+ *   BENCH_L1_ARENA=<kinds|off>     INFERCACHE_L1_ARENA of loop_latency's sidecar
  *   BENCH_ZIPF_WARMUP=<n>          stream samples replayed before zipf's window (0: cold)
+ *   BENCH_L2_ITERATIONS=<n>        timed calls per contender per round in l2_batch*
+ *   BENCH_REQUEST_COST_SENDS=<n>   sends of each request in request_cost
+ *   BENCH_WARM_ENTITIES=<n>        distinct entities of warm_start's Zipf stream (1M)
+ *   BENCH_WARM_LEARN=<n>           lookups the fleet ranking learns from in warm_start
+ *   BENCH_WARM_FIRST=<n>           first lookups of each new sidecar measured in warm_start
+ *   BENCH_BATCH_CLIENTS=<n>        clients in micro_batching (64)
+ *   BENCH_BATCH_ROUNDS=<n>         rounds in micro_batching (3)
+ *   BENCH_BATCH_SWEEP=1            micro_batching also measures other batch bounds and delays
+ *   BENCH_GETF_ROUNDS=<n>          rounds in get_features (7)
+ *   BENCH_GETF_ITERATIONS=<n>      timed calls per contender per round in get_features (36)
+ *   BENCH_LAG_ROUNDS=<n>           rows changed per kind of change in invalidation_lag (200)
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -27,17 +41,35 @@ import {
   writeResults,
 } from './lib/report.js';
 import { batchHeavy } from './scenarios/batch_heavy.js';
+import { bulkLoad } from './scenarios/bulk_load.js';
+import { getFeatures } from './scenarios/get_features.js';
+import { invalidationLag } from './scenarios/invalidation_lag.js';
 import { keyHash } from './scenarios/key_hash.js';
+import { l1Policy } from './scenarios/l1_policy.js';
 import { l1VsBare } from './scenarios/l1_vs_bare.js';
+import { l2Batch } from './scenarios/l2_batch.js';
+import { l2BatchCluster } from './scenarios/l2_batch_cluster.js';
 import { loopLatency } from './scenarios/loop_latency.js';
+import { microBatching } from './scenarios/micro_batching.js';
+import { requestCost } from './scenarios/request_cost.js';
+import { warmStart } from './scenarios/warm_start.js';
 import { zipf } from './scenarios/zipf.js';
 
 const SCENARIOS: Record<string, (redis: RedisServer) => Promise<ScenarioResult>> = {
   l1_vs_bare: l1VsBare,
   batch_heavy: batchHeavy,
+  micro_batching: microBatching,
   zipf,
   loop_latency: loopLatency,
   key_hash: keyHash,
+  l1_policy: l1Policy,
+  l2_batch: l2Batch,
+  l2_batch_cluster: l2BatchCluster,
+  request_cost: requestCost,
+  get_features: getFeatures,
+  bulk_load: bulkLoad,
+  warm_start: warmStart,
+  invalidation_lag: invalidationLag,
 };
 const resultsDir = fileURLToPath(new URL('./results', import.meta.url));
 const readme = fileURLToPath(new URL('../README.md', import.meta.url));

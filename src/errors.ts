@@ -11,9 +11,15 @@ export type ErrorCode =
   | 'E_LIMIT_EXCEEDED'
   | 'E_OVERLOADED'
   | 'E_DEADLINE_EXCEEDED'
+  | 'E_CANCELLED'
   | 'E_INFERENCE_FAILED'
+  | 'E_UNAVAILABLE'
   | 'E_SHUTTING_DOWN'
-  | 'E_CONFIG';
+  | 'E_CONFIG'
+  // A model's entityInputs name features the views file does not have.
+  | 'E_NOT_CALLABLE_BY_ENTITY'
+  // GetEmbeddings of a model without an embedding output (see embeddings/embedding_target.ts).
+  | 'E_NOT_AN_EMBEDDING_MODEL';
 
 export class InferCacheError extends Error {
   readonly code: ErrorCode;
@@ -36,4 +42,18 @@ export const modelNotFound = (message: string): InferCacheError =>
 
 export function isInferCacheError(error: unknown): error is InferCacheError {
   return error instanceof InferCacheError;
+}
+
+// How much of a caller's value an error message may quote. Error messages go
+// back in the gRPC trailers, which HTTP/2 peers cap (grpc-js: 8 KiB of
+// headers by default); echoing a 1 MiB name there once stalled a connection.
+const QUOTE_CHARS = 64;
+
+/**
+ * A caller-supplied value as an error message may show it: JSON-quoted, at
+ * most 64 characters, with the length of the rest said rather than shown.
+ */
+export function quote(value: string): string {
+  if (value.length <= QUOTE_CHARS) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, QUOTE_CHARS))}… (${value.length} chars)`;
 }

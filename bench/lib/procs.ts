@@ -16,6 +16,7 @@ export const INFERENCE_THREADS = SETTINGS.inferenceThreads.default;
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const bareServerTs = fileURLToPath(new URL('../bare_server.ts', import.meta.url));
+const bareModelServerTs = fileURLToPath(new URL('../bare_model_server.ts', import.meta.url));
 const cpuProfilePreload = new URL('./cpu_profile.mjs', import.meta.url).href;
 const sidecars = new Set<Sidecar>();
 const others = new Map<ChildProcess, string>();
@@ -41,7 +42,7 @@ export async function startBenchSidecar(
   progress(`  starting sidecar (${label})`);
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir) mkdirSync(profDir, { recursive: true });
-  const sidecar = await startSidecar({
+  const options = {
     redisUrl,
     keyPrefix,
     readyTimeoutMs: 60_000,
@@ -52,9 +53,20 @@ export async function startBenchSidecar(
       ...(profDir ? { NODE_OPTIONS: `--import=${cpuProfilePreload}`, BENCH_CPU_PROF: profDir } : {}),
       ...env,
     },
-  });
-  sidecars.add(sidecar);
-  return sidecar;
+  };
+  // The free ports the helper picks can be taken by another process before
+  // the sidecar binds them (tests of other checkouts run on the same machine).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const sidecar = await startSidecar(options);
+      sidecars.add(sidecar);
+      return sidecar;
+    } catch (error) {
+      const taken = error instanceof Error && error.message.includes('EADDRINUSE');
+      if (!taken || attempt >= 3) throw error;
+      progress(`  a port was taken before the sidecar bound it; starting it again`);
+    }
+  }
 }
 
 /** SIGTERM: a graceful exit is what lets --cpu-prof write its profile. */
@@ -71,13 +83,26 @@ export interface BareServer {
 
 /**
  * A grpc-js server in its own process (like the sidecar) whose Predict
- * answers `response` as is. Buffers cross as JSON and are revived there.
+ * answers the encoded `response` bytes as they are (bench/bare_server.ts).
  */
-export async function startBareServer(response: unknown): Promise<BareServer> {
+export async function startBareServer(response: Buffer): Promise<BareServer> {
   progress('  starting the bare grpc-js server');
-  const child = spawn(process.execPath, ['--import', 'tsx', bareServerTs], {
+  return startBare(bareServerTs, { BENCH_BARE_RESPONSE_HEX: response.toString('hex') });
+}
+
+/**
+ * A grpc-js server in its own process that runs the heavy model with
+ * onnxruntime-node on the rows it is sent (bench/bare_model_server.ts).
+ */
+export async function startBareModelServer(env: Record<string, string>): Promise<BareServer> {
+  progress('  starting the bare grpc-js + onnxruntime server');
+  return startBare(bareModelServerTs, env);
+}
+
+async function startBare(script: string, env: Record<string, string>): Promise<BareServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: repoRoot,
-    env: { ...process.env, BENCH_BARE_RESPONSE: JSON.stringify(response) },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   killOnExit(child);

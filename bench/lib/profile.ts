@@ -1,7 +1,7 @@
 /**
- * Reads the V8 CPU profiles BENCH_CPU_PROF makes the sidecars write: self
- * time by function (our src/ first) and by package. dist/ paths are shown as
- * their src/ file, with dist/ line numbers.
+ * Reads the V8 CPU profiles BENCH_CPU_PROF makes the sidecars (and the
+ * in-process scenarios) write: self time by function (our src/ first) and by
+ * package. dist/ paths are shown as their src/ file, with dist/ line numbers.
  */
 import { readFileSync } from 'node:fs';
 
@@ -21,6 +21,9 @@ function where(url: string, name: string): { group: string; file: string } {
   if (pkg) return { group: pkg[1] as string, file: `${pkg[1]}/${pkg[2]}` };
   const dist = /\/dist\/(.+)\.js$/.exec(url);
   if (dist) return { group: 'src (ours)', file: `src/${dist[1]}.ts` };
+  // Sources run as they are (tsx), in a profile of the bench process itself.
+  const source = /\/((src|bench)\/.+\.ts)$/.exec(url);
+  if (source) return { group: source[2] === 'src' ? 'src (ours)' : 'bench', file: source[1] as string };
   if (url.startsWith('node:')) return { group: 'node internals', file: url };
   if (url !== '') return { group: url, file: url };
   // No URL: VM states, builtins, and code made with new Function (protobufjs's codecs).

@@ -98,14 +98,14 @@ export function writeResults(dir: string, report: BenchReport, markdown: string)
   writeAtomically(`${dir}/latest.md`, `# infercache benchmark results\n\n${markdown}`);
 }
 
-const START = '<!-- bench:start -->';
-const END = '<!-- bench:end -->';
-
 /**
- * Replaces what is between the bench markers in `readme`, if the file and
- * both markers exist; the rest of the file is someone else's and stays as is.
+ * Replaces what is between the markers (`<!-- bench:start -->` and
+ * `<!-- bench:end -->` by default) in `readme`, if the file and both
+ * markers exist; the rest of the file is someone else's and stays as is.
  */
-export function updateReadme(readme: string, markdown: string, tmp: string): boolean {
+export function updateReadme(readme: string, markdown: string, tmp: string, marker = 'bench'): boolean {
+  const START = `<!-- ${marker}:start -->`;
+  const END = `<!-- ${marker}:end -->`;
   if (!existsSync(readme)) return false;
   const text = readFileSync(readme, 'utf8');
   const start = text.indexOf(START);

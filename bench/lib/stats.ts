@@ -24,3 +24,13 @@ export function summarize(latenciesMs: readonly number[]): LatencySummary {
 export function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : a / b;
 }
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(xs).sort();
+  const mid = sorted.length >>> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}

@@ -24,7 +24,13 @@ const LAG_RESOLUTION_MS = 10;
  * connections, and sharing one would measure HTTP/2 head-of-line blocking.
  */
 export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
-  const sidecar = await startBenchSidecar('loop_latency', redis.url);
+  // BENCH_L1_ARENA sets the sidecar's INFERCACHE_L1_ARENA, to compare layouts in one checkout.
+  const arena = process.env.BENCH_L1_ARENA;
+  const sidecar = await startBenchSidecar(
+    'loop_latency',
+    redis.url,
+    arena === undefined ? {} : { INFERCACHE_L1_ARENA: arena },
+  );
   const probeClient = createClient(sidecar.grpcAddr);
   const backgroundClient = createClient(sidecar.grpcAddr);
   const probe = irisRequest();
@@ -51,6 +57,14 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
     into.max = Math.max(into.max, ms('infercache_nodejs_eventloop_lag_max_seconds'));
   };
   const background = { calls: 0, seconds: 0, errors: 0 };
+  const memory = {
+    rssMiB: 0,
+    heapUsedMiB: 0,
+    l1PredictionMiB: 0,
+    l1PredictionEntries: 0,
+    gcMajorS: 0,
+    gcMinorS: 0,
+  };
   try {
     await probeClient.predict(probe);
     await backgroundClient.predict(freshBatch());
@@ -93,6 +107,15 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
       background.seconds += bg.seconds;
       background.errors += bg.errors;
     }
+    // Read at the end, with L1 holding every row the stream computed.
+    const text = await sidecar.metrics();
+    const mib = (name: string, labels?: Record<string, string>) => metricSum(text, name, labels) / 2 ** 20;
+    memory.rssMiB = mib('infercache_process_resident_memory_bytes');
+    memory.heapUsedMiB = mib('infercache_nodejs_heap_size_used_bytes');
+    memory.l1PredictionMiB = mib('infercache_l1_size_bytes', { kind: 'p' });
+    memory.l1PredictionEntries = metricSum(text, 'infercache_l1_entries', { kind: 'p' });
+    memory.gcMajorS = metricSum(text, 'infercache_nodejs_gc_duration_seconds_sum', { kind: 'major' });
+    memory.gcMinorS = metricSum(text, 'infercache_nodejs_gc_duration_seconds_sum', { kind: 'minor' });
   } finally {
     probeClient.close();
     backgroundClient.close();
@@ -114,7 +137,13 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
   return {
     name: 'loop_latency',
     title: 'L1-hit latency alone vs under a stream of heavy-model misses',
-    settings: { rounds: ROUNDS, phaseMs: PHASE_MS, probeConcurrency: 1, backgroundRows: BACKGROUND_ROWS },
+    settings: {
+      rounds: ROUNDS,
+      phaseMs: PHASE_MS,
+      probeConcurrency: 1,
+      backgroundRows: BACKGROUND_ROWS,
+      l1Arena: arena ?? 'default',
+    },
     ratios: {
       'p99 loaded/alone': { value: p99, target: '<= 1.5', met: p99 <= 1.5 },
       'p50 loaded/alone': { value: ratio(loaded.p50Ms, alone.p50Ms) },
@@ -127,7 +156,10 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
       `background: ${background.calls} batches of ${BACKGROUND_ROWS} rows ` +
         `(${((background.calls * BACKGROUND_ROWS) / background.seconds).toFixed(0)} rows/s), ${background.errors} errors`,
       "loopDelay*: the sidecar's event-loop delay (worst round) from its /metrics, less the 10 ms sampling interval.",
+      `memory at the end: RSS ${memory.rssMiB.toFixed(0)} MiB, JS heap used ${memory.heapUsedMiB.toFixed(0)} MiB, ` +
+        `L1 predictions ${memory.l1PredictionEntries} entries, ${memory.l1PredictionMiB.toFixed(1)} MiB counted; ` +
+        `GC time over the run: major ${memory.gcMajorS.toFixed(3)} s, minor ${memory.gcMinorS.toFixed(3)} s`,
     ],
-    details: { background },
+    details: { background, memory },
   };
 }

@@ -24,6 +24,10 @@ const ROW_SEED = 0x21bf;
 const STREAM_SEED = 0x5eed;
 // Same prefix on the probe and the measured sidecar: the key length is part of an entry's size.
 const KEY_PREFIX = 'benchzipf';
+const L1_SHARES = 'p=1';
+// The warm-up below reproduces an LRU's content only; W-TinyLFU's depends on
+// how often each row was seen, which a replay in batches does not give it.
+const L1_POLICY = 'p=lru';
 type Source = 'l1' | 'l2' | 'model';
 const SOURCES: readonly Source[] = ['l1', 'l2', 'model']; // RowSource 1, 2, 3
 
@@ -82,10 +86,16 @@ export async function zipf(redis: RedisServer): Promise<ScenarioResult> {
   const perEntry = await bytesPerEntry();
   const l1MaxBytes = Math.ceil(L1_ENTRIES * perEntry);
   await redis.flushAll(); // The L2 starts empty.
+  // L1's budget is split between kinds; this stream has predictions only,
+  // so they get all of it, or the L1 would hold half the entries it is sized for.
   const sidecar = await startBenchSidecar(
     'zipf',
     redis.url,
-    { INFERCACHE_L1_MAX_BYTES: String(l1MaxBytes) },
+    {
+      INFERCACHE_L1_MAX_BYTES: String(l1MaxBytes),
+      INFERCACHE_L1_SHARES: L1_SHARES,
+      INFERCACHE_L1_POLICY: L1_POLICY,
+    },
     KEY_PREFIX,
   );
   const client = createClient(sidecar.grpcAddr);
@@ -154,7 +164,7 @@ export async function zipf(redis: RedisServer): Promise<ScenarioResult> {
           rowsL2: delta('infercache_rows_total', { model: 'heavy', source: 'l2' }),
           rowsModel: delta('infercache_rows_total', { model: 'heavy', source: 'model' }),
           l1Evictions: delta('infercache_l1_evictions_total'),
-          l2Errors: delta('infercache_l2_errors_total'),
+          l2Errors: delta('infercache_redis_errors_total'),
           l2DroppedWrites: delta('infercache_l2_dropped_writes_total'),
         },
         l1EntriesAtEnd: metricSum(after, 'infercache_l1_entries'),
@@ -175,6 +185,8 @@ export async function zipf(redis: RedisServer): Promise<ScenarioResult> {
       l1Entries: L1_ENTRIES,
       bytesPerEntry: perEntry,
       l1MaxBytes,
+      l1Shares: L1_SHARES,
+      l1Policy: L1_POLICY,
       warmupSamples: WARMUP_SAMPLES,
       warmupDistinctRows: warmRows,
       concurrency: CONCURRENCY,

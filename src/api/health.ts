@@ -1,71 +1,144 @@
-import type { Server, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import * as grpc from '@grpc/grpc-js';
+import { quote } from '../errors.js';
 
 /** The service name our own API reports under. */
 const SERVICE_NAME = 'infercache.v1.InferCache';
 
+// grpc.health.v1.HealthCheckResponse.ServingStatus numbers.
+const STATUS = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
+type Status = (typeof STATUS)[keyof typeof STATUS];
+
+// Bounds on what a caller can make the health service hold: service names
+// longer than any we report are refused, and open Watch streams are capped
+// (each holds a stream and a listener for as long as the caller keeps it).
+const MAX_SERVICE_NAME_BYTES = 256;
+const MAX_WATCHES = 1024;
+
+type Watch = grpc.ServerWritableStream<{ service: string }, { status: Status }>;
+
 /**
- * grpc.health.v1 statuses: "" and SERVICE_NAME for the whole sidecar, and
+ * grpc.health.v1: "" and SERVICE_NAME for the whole sidecar, and
  * "infercache.v1.InferCache/<model>" per model (SERVING when a version of it
- * loaded). The overall status is SERVING only while at least one model is
- * ready, and everything turns NOT_SERVING when draining.
+ * is ready). The overall status is SERVING only while at least one model is
+ * ready, and everything turns NOT_SERVING when draining. Written here rather
+ * than taken from grpc-health-check, which echoes any service name into its
+ * NOT_FOUND message and keeps a map entry per name ever watched.
  */
 export class Health {
-  readonly #implementation = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
+  readonly #statuses = new Map<string, Status>([
+    ['', STATUS.NOT_SERVING],
+    [SERVICE_NAME, STATUS.NOT_SERVING],
+  ]);
   readonly #models = new Map<string, boolean>();
-  readonly #watches = new Set<ServerWritableStream<unknown, unknown>>();
+  readonly #watches = new Map<string, Set<Watch>>();
+  #watchCount = 0;
+  #wanted: 'SERVING' | 'NOT_SERVING' = 'NOT_SERVING';
 
-  /**
-   * Registers grpc.health.v1 on the server, keeping hold of Watch streams:
-   * grpc-health-check never ends them, and an open stream would hold a
-   * graceful shutdown until its grace period ran out.
-   */
-  addToServer(server: Server): void {
-    this.#implementation.addToServer({
-      addService: (service, impl: UntypedServiceImplementation) => {
-        const watch = impl.watch as (call: ServerWritableStream<unknown, unknown>) => void;
-        server.addService(service, {
-          ...impl,
-          watch: (call: ServerWritableStream<unknown, unknown>) => {
-            this.#watches.add(call);
-            call.on('close', () => this.#watches.delete(call));
-            call.on('cancelled', () => this.#watches.delete(call));
-            watch(call);
-          },
-        });
+  /** Registers the service, given grpc.health.v1.Health's definition. */
+  addToServer(server: grpc.Server, service: grpc.ServiceDefinition): void {
+    server.addService(service, {
+      Check: (
+        call: grpc.ServerUnaryCall<{ service: string }, unknown>,
+        callback: grpc.sendUnaryData<unknown>,
+      ) => {
+        const name = call.request.service;
+        const refused = this.#refuse(name);
+        if (refused !== undefined) return callback(refused);
+        const status = this.#statuses.get(name);
+        if (status === undefined) {
+          return callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${quote(name)}` });
+        }
+        callback(null, { status });
+      },
+      Watch: (call: Watch) => this.#watch(call),
+      List: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+        const statuses: Record<string, { status: Status }> = {};
+        for (const [name, status] of this.#statuses) statuses[name] = { status };
+        callback(null, { statuses });
       },
     });
   }
 
-  /** Ends every open Watch stream (after it was told NOT_SERVING). */
-  endWatches(): void {
-    for (const call of this.#watches) call.end();
-    this.#watches.clear();
-  }
-
   setModel(name: string, ready: boolean): void {
     this.#models.set(name, ready);
+    this.#apply();
   }
 
   serving(): void {
-    this.#set('SERVING');
+    this.#wanted = 'SERVING';
+    this.#apply();
   }
 
   draining(): void {
-    this.#set('NOT_SERVING');
+    this.#wanted = 'NOT_SERVING';
+    this.#apply();
   }
 
-  #set(requested: ServingStatus): void {
+  /** Ends every open Watch stream (after it was told NOT_SERVING), so none holds a shutdown. */
+  endWatches(): void {
+    for (const set of this.#watches.values()) for (const call of set) call.end();
+    this.#watches.clear();
+    this.#watchCount = 0;
+  }
+
+  #refuse(name: string): Partial<grpc.StatusObject> | undefined {
+    if (Buffer.byteLength(name) <= MAX_SERVICE_NAME_BYTES) return undefined;
+    return {
+      code: grpc.status.INVALID_ARGUMENT,
+      details: `service name is ${Buffer.byteLength(name)} bytes; at most ${MAX_SERVICE_NAME_BYTES}`,
+    };
+  }
+
+  #watch(call: Watch): void {
+    const name = call.request.service;
+    const refused = this.#refuse(name);
+    if (refused !== undefined || this.#watchCount >= MAX_WATCHES) {
+      // grpc-js ends a server stream with the status of an 'error' event.
+      call.emit(
+        'error',
+        refused ?? {
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details: `too many health Watch streams open (at most ${MAX_WATCHES})`,
+        },
+      );
+      return;
+    }
+    let set = this.#watches.get(name);
+    if (set === undefined) {
+      set = new Set();
+      this.#watches.set(name, set);
+    }
+    set.add(call);
+    this.#watchCount++;
+    const forget = () => {
+      const current = this.#watches.get(name);
+      if (current?.delete(call)) {
+        this.#watchCount--;
+        if (current.size === 0) this.#watches.delete(name);
+      }
+    };
+    call.on('cancelled', forget);
+    call.on('close', forget);
+    call.write({ status: this.#statuses.get(name) ?? STATUS.SERVICE_UNKNOWN });
+  }
+
+  #apply(): void {
     // The sidecar as a whole serves only when at least one model can answer.
     const anyReady = [...this.#models.values()].some(Boolean);
-    const overall: ServingStatus = requested === 'SERVING' && anyReady ? 'SERVING' : 'NOT_SERVING';
-    this.#implementation.setStatus('', overall);
-    this.#implementation.setStatus(SERVICE_NAME, overall);
+    const overall = this.#wanted === 'SERVING' && anyReady ? STATUS.SERVING : STATUS.NOT_SERVING;
+    this.#set('', overall);
+    this.#set(SERVICE_NAME, overall);
     for (const [name, ready] of this.#models) {
-      this.#implementation.setStatus(
+      this.#set(
         `${SERVICE_NAME}/${name}`,
-        overall === 'SERVING' && ready ? 'SERVING' : 'NOT_SERVING',
+        overall === STATUS.SERVING && ready ? STATUS.SERVING : STATUS.NOT_SERVING,
       );
     }
+  }
+
+  #set(name: string, status: Status): void {
+    if (this.#statuses.get(name) === status) return;
+    this.#statuses.set(name, status);
+    for (const call of this.#watches.get(name) ?? []) call.write({ status });
   }
 }

@@ -1,45 +1,79 @@
-import { invalidArgument } from '../errors.js';
-import type { PredictService, RowSource } from '../predict/service.js';
-import type { HostTensor } from '../tensor/host_tensor.js';
-import { fromWire, toWire, type WireTensor } from './tensor_mapping.js';
+import type {
+  EntityPredictResult,
+  EntityPredictService,
+  EntityRowSource,
+  RowStatus,
+} from '../predict/entity_service.js';
+import type { PredictResult, PredictService } from '../predict/service.js';
+import { toWire } from './output_tensor.js';
+import type { UnaryHandler } from './unary.js';
+import { decodePredictRequest, type PredictCall } from './wire/predict_request.js';
+import { encodePredictResponse } from './wire/predict_response.js';
 
-interface PredictRequestWire {
-  model: string;
-  version: string;
-  inputs: Record<string, WireTensor>;
-  cache: { bypass: boolean; no_store: boolean; max_age_ms: number } | null;
-  typed_outputs: boolean;
-}
+// infercache.v1.RowSource and RowStatus numbers.
+const SOURCE_CODE: Record<EntityRowSource, number> = { l1: 1, l2: 2, model: 3, none: 4 };
+const STATUS_CODE: Record<RowStatus, number> = { ok: 1, entity_not_found: 2, feature_missing: 3 };
 
-const SOURCE_CODE: Record<RowSource, number> = { l1: 1, l2: 2, model: 3 };
-const MAX_INPUTS = 1024;
-
-/** Maps the wire request to the service call and back; validation of shapes lives in model/validate.ts. */
-export function predictHandler(service: PredictService) {
-  return async (request: unknown, deadline: number): Promise<unknown> => {
-    const req = request as PredictRequestWire;
-    if (req.model === '') throw invalidArgument('model is required');
-    const names = Object.keys(req.inputs);
-    if (names.length > MAX_INPUTS)
-      throw invalidArgument(`${names.length} inputs given; at most ${MAX_INPUTS}`);
-    const inputs = new Map<string, HostTensor>();
-    for (const name of names) inputs.set(name, fromWire(`input "${name}"`, req.inputs[name] as WireTensor));
-    const cache = req.cache ?? { bypass: false, no_store: false, max_age_ms: 0 };
-    const result = await service.predict({
+/**
+ * Predict: wire bytes to the service call and back; shapes are checked in
+ * model/validate.ts. A request with `entities` goes to Predict by entity.
+ * A request L1 answers in full is answered synchronously (`now`); every
+ * other goes through the asynchronous path, which reuses its decoding.
+ */
+export function predictHandler(service: PredictService, byEntity: EntityPredictService): UnaryHandler {
+  // Requests `now` decoded but could not answer, for the asynchronous path.
+  const decoded = new WeakMap<Buffer, PredictCall>();
+  const handler: UnaryHandler = async (bytes, ctx) => {
+    const req = decoded.get(bytes) ?? decodePredictRequest(bytes);
+    const common = {
       model: req.model,
       version: req.version,
-      inputs,
-      cache: { bypass: cache.bypass, noStore: cache.no_store, maxAgeMs: cache.max_age_ms },
-      deadline,
-    });
-    const outputs: Record<string, unknown> = {};
-    for (const o of result.outputs) outputs[o.name] = toWire(o, req.typed_outputs);
-    return {
+      cache: req.cache,
+      deadline: ctx.deadline,
+      signal: ctx.signal,
+    };
+    const result =
+      req.entities === undefined
+        ? await service.predict({ ...common, inputs: req.inputs })
+        : await byEntity.predict({ ...common, entities: req.entities });
+    return respond(result, req.typedOutputs);
+  };
+  handler.now = (bytes) => {
+    const req = decodePredictRequest(bytes);
+    const result = req.entities === undefined && !req.typedOutputs ? service.predictNow(req) : undefined;
+    if (result === undefined) {
+      decoded.set(bytes, req);
+      return undefined;
+    }
+    return respond(result, false) as Buffer;
+  };
+  return handler;
+}
+
+function respond(result: PredictResult | EntityPredictResult, typedOutputs: boolean): unknown {
+  const rowSources = new Array<number>(result.rowSources.length);
+  for (let i = 0; i < rowSources.length; i++)
+    rowSources[i] = SOURCE_CODE[result.rowSources[i] as EntityRowSource];
+  const rowStatuses = 'rowStatuses' in result ? result.rowStatuses.map((s) => STATUS_CODE[s]) : [];
+  if (!typedOutputs) {
+    return encodePredictResponse({
       model: result.model,
       version: result.version,
-      outputs,
-      row_sources: result.rowSources.map((s) => SOURCE_CODE[s]),
-      row_cached: result.rowCached,
-    };
+      outputs: result.outputs,
+      rowSources,
+      rowCached: result.rowCached,
+      rowStatuses,
+    });
+  }
+  // Typed outputs (a hand-written call's convenience) go through protobufjs.
+  const outputs: Record<string, unknown> = {};
+  for (const o of result.outputs) outputs[o.name] = toWire(o, true);
+  return {
+    model: result.model,
+    version: result.version,
+    outputs,
+    row_sources: rowSources,
+    row_cached: result.rowCached,
+    row_statuses: rowStatuses,
   };
 }

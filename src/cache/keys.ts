@@ -1,8 +1,6 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { xxh3 } from '@node-rs/xxhash';
-
-/** What a cache entry holds: a prediction, a feature row or an embedding. */
-export type EntryKind = 'p' | 'f' | 'e';
+import type { FrameKind } from './value_frame.js';
 
 export type KeyHashName = 'xxh3-128' | 'hmac-sha256-128';
 
@@ -28,13 +26,23 @@ export function createKeyHasher(name: KeyHashName, secret: string): KeyHasher {
   return (canonical) => xxh3.xxh128WithSecret(canonical, stretched).toString(16).padStart(32, '0');
 }
 
-/** `{prefix}:{kind}:{name}:{version}:{hash}`, the documented key format (v1). */
-export function cacheKey(
-  prefix: string,
-  kind: EntryKind,
-  name: string,
-  version: string,
-  hash: string,
-): string {
-  return `${prefix}:${kind}:${name}:${version}:${hash}`;
+/**
+ * The scope part of a key, `{prefix}:{kind}:{name}:{tag}:`, built once per
+ * request rather than per row. The tag holds what else sets the key apart:
+ * a model's version and the generations of its invalidation scopes
+ * (`1:g0.0`), a view's generation (`g0`).
+ */
+export function keyScope(prefix: string, kind: FrameKind, name: string, tag: string): string {
+  return `${prefix}:${kind}:${name}:${tag}:`;
+}
+
+/**
+ * `{scope}{hh}rest`: the key format (v2). The first two hex digits of the
+ * hash, in braces, are a Redis Cluster hash tag: the keys of a batch fall
+ * into at most 256 slots, so a batch read on a cluster is one MGET per slot
+ * and one pipeline per node rather than one command per key, while the
+ * keyspace still spreads over the nodes.
+ */
+export function cacheKey(scope: string, hash: string): string {
+  return `${scope}{${hash.slice(0, 2)}}${hash.slice(2)}`;
 }

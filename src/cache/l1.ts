@@ -1,50 +1,144 @@
-import { LRUCache } from 'lru-cache';
-import type { Metrics } from '../ops/metrics.js';
-import { type CacheEntry, entryBytes } from './entry.js';
+import type { CacheMetrics, L1Source } from '../ops/metrics.js';
+import { ArenaStore } from './arena_store.js';
+import {
+  type BoundedStore,
+  heapStore,
+  type KindStore,
+  type L1Policy,
+  lruStore,
+  type StoreOptions,
+} from './bounded_store.js';
+import type { CacheKind } from './kind.js';
+import { TinyLfuStore } from './tiny_lfu.js';
+import type { FrameKind } from './value_frame.js';
+
+/** The share of the L1 byte budget each kind gets (fractions summing to at most 1). */
+export type L1Shares = Readonly<Record<FrameKind, number>>;
+
+/** The policy of each kind's part of L1. */
+export type L1Policies = Readonly<Record<FrameKind, L1Policy>>;
 
 export interface L1Options {
   readonly maxBytes: number;
-  readonly ttlMs: number;
+  readonly shares: L1Shares;
+  /** Plain LRU for a kind left out. */
+  readonly policies?: Partial<L1Policies>;
+  /** Kinds whose values are kept encoded in a slab arena (arena_store.ts) rather than as objects. */
+  readonly arena?: readonly FrameKind[];
+  /** Milliseconds on a monotonic clock, for TTLs (performance.now by default). */
+  readonly now?: () => number;
 }
 
-/** The in-process tier: an LRU bounded in bytes, with a TTL. */
+/** One kind's part of L1. */
+export interface L1Store<V> {
+  get(key: string): V | undefined;
+  /** Keeps `value` for `ttlMs`; a lifetime under 1 ms keeps nothing (and drops what `key` held). */
+  set(key: string, value: V, ttlMs: number): void;
+  delete(key: string): void;
+  /** Drops every entry whose key starts with `prefix`; returns how many. */
+  deletePrefix(prefix: string): number;
+  clear(): void;
+  readonly size: number;
+  readonly bytes: number;
+}
+
+/**
+ * The in-process tier: one store per kind, each bounded in bytes by its
+ * share of one total budget, so a flood of one kind (say, feature rows)
+ * cannot evict another's hot set (predictions). Each kind's store is a plain
+ * LRU or W-TinyLFU (tiny_lfu.ts), as configured, keeping values as objects
+ * or, for the kinds named in `arena`, as bytes in a slab arena
+ * (arena_store.ts). Entries carry their own TTL.
+ */
 export class L1Cache {
-  readonly #lru: LRUCache<string, CacheEntry>;
+  readonly #stores = new Map<FrameKind, KindStore>();
 
-  constructor(options: L1Options, metrics: Metrics) {
-    this.#lru = new LRUCache<string, CacheEntry>({
-      maxSize: options.maxBytes,
-      // An entry larger than the whole cache is refused rather than evicting everything.
-      maxEntrySize: options.maxBytes,
-      sizeCalculation: (entry, key) => entryBytes(entry, key),
-      ttl: options.ttlMs,
-      // Expired entries are dropped when touched; no timer per entry.
-      ttlAutopurge: false,
-      dispose: (_value, _key, reason) => {
-        if (reason === 'evict') metrics.l1Evictions.inc();
+  constructor(options: L1Options, metrics: CacheMetrics, sources: Map<string, L1Source>) {
+    const total = Object.values(options.shares).reduce((a, b) => a + b, 0);
+    if (total > 1 + 1e-9) throw new RangeError(`L1 shares add up to ${total}, more than 1`);
+    for (const [kind, share] of Object.entries(options.shares) as [FrameKind, number][]) {
+      const maxBytes = Math.max(1, Math.floor(options.maxBytes * share));
+      const evictions = metrics.l1Evictions.labels(kind);
+      const storeOptions = {
+        maxBytes,
+        onEvict: () => evictions.inc(),
+        ...(options.now ? { now: options.now } : {}),
+      };
+      const policy = <V extends {}>(o: StoreOptions<V>): BoundedStore<V> =>
+        options.policies?.[kind] === 'tinylfu' ? new TinyLfuStore<V>(o) : lruStore<V>(o);
+      const store: KindStore = options.arena?.includes(kind)
+        ? new ArenaStore(policy, storeOptions)
+        : heapStore(policy<object>(storeOptions));
+      this.#stores.set(kind, store);
+      sources.set(kind, {
+        entries: () => store.size,
+        bytes: () => store.bytes,
+        maxBytes: () => maxBytes,
+      });
+    }
+  }
+
+  /** Drops `key` from the part of kind `id`. */
+  delete(id: FrameKind, key: string): void {
+    this.#stores.get(id)?.delete(key);
+  }
+
+  /** Drops every entry of kind `id` whose key starts with `prefix`; returns how many. */
+  deletePrefix(id: FrameKind, prefix: string): number {
+    const store = this.#stores.get(id);
+    return store === undefined ? 0 : deleteByPrefix(store, prefix);
+  }
+
+  /** Every live entry of kind `id` with the time it has left (ms), for a snapshot. */
+  *entries(id: FrameKind): Generator<[string, object, number]> {
+    const store = this.#stores.get(id);
+    if (store === undefined) return;
+    yield* store.entries();
+  }
+
+  /** Drops every entry of kind `id`. */
+  clear(id: FrameKind): void {
+    this.#stores.get(id)?.clear();
+  }
+
+  store<V extends object>(kind: CacheKind<V>): L1Store<V> {
+    const store = this.#stores.get(kind.id);
+    if (store === undefined) throw new RangeError(`no L1 budget for kind ${kind.id}`);
+    return {
+      get: (key) => store.get(kind, key),
+      set: (key, value, ttlMs) => {
+        // lru-cache reads a ttl of 0 as "never expires": a lifetime that has
+        // run out (or a NOT_FOUND memory of 0 ms) keeps nothing instead, in
+        // every store alike.
+        if (!(ttlMs >= 1)) {
+          store.delete(key);
+          return;
+        }
+        store.set(kind, key, value, ttlMs);
       },
-    });
-    metrics.gaugeSources.l1Entries = () => this.#lru.size;
-    metrics.gaugeSources.l1Bytes = () => this.#lru.calculatedSize;
+      delete: (key) => {
+        store.delete(key);
+      },
+      deletePrefix: (prefix) => deleteByPrefix(store, prefix),
+      clear: () => store.clear(),
+      get size() {
+        return store.size;
+      },
+      get bytes() {
+        return store.bytes;
+      },
+    };
   }
+}
 
-  get(key: string): CacheEntry | undefined {
-    return this.#lru.get(key);
+function deleteByPrefix(store: KindStore, prefix: string): number {
+  let n = 0;
+  // Deleting from a Map while iterating its keys is safe: each key is visited once.
+  for (const key of store.keys()) {
+    if (key.startsWith(prefix)) {
+      store.delete(key);
+      n++;
+    }
   }
-
-  set(key: string, entry: CacheEntry): void {
-    this.#lru.set(key, entry);
-  }
-
-  delete(key: string): void {
-    this.#lru.delete(key);
-  }
-
-  get size(): number {
-    return this.#lru.size;
-  }
-
-  get bytes(): number {
-    return this.#lru.calculatedSize;
-  }
+  return n;
 }

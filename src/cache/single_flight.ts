@@ -12,32 +12,41 @@ export class SingleFlight<V> {
     return this.#inflight.get(key);
   }
 
-  /**
-   * Claims keys nobody is computing; the caller must settle every claim.
-   * Returns one settle function per key, in order.
-   */
+  /** Claims keys nobody is computing; the caller must settle every claim. */
   claim(keys: readonly string[]): {
     resolve: (key: string, value: V) => void;
     reject: (error: unknown) => void;
   } {
-    const settlers = new Map<string, { resolve: (v: V) => void; reject: (e: unknown) => void }>();
+    type Settler = { promise: Promise<V>; resolve: (v: V) => void; reject: (e: unknown) => void };
+    const settlers = new Map<string, Settler>();
     for (const key of keys) {
-      const promise = new Promise<V>((resolve, reject) => settlers.set(key, { resolve, reject }));
+      const settler = {} as Settler;
+      settler.promise = new Promise<V>((resolve, reject) => {
+        settler.resolve = resolve;
+        settler.reject = reject;
+      });
       // Waiters attach their own handlers; this one only stops an
       // unhandled-rejection report when nobody waited.
-      promise.catch(() => undefined);
-      this.#inflight.set(key, promise);
+      settler.promise.catch(() => undefined);
+      settlers.set(key, settler);
+      this.#inflight.set(key, settler.promise);
     }
+    // A key is forgotten only while it still maps to this claim's promise.
+    const forget = (key: string, s: Settler) => {
+      if (this.#inflight.get(key) === s.promise) this.#inflight.delete(key);
+    };
     return {
       resolve: (key, value) => {
-        settlers.get(key)?.resolve(value);
+        const s = settlers.get(key);
+        if (s === undefined) return;
+        s.resolve(value);
         settlers.delete(key);
-        this.#inflight.delete(key);
+        forget(key, s);
       },
       reject: (error) => {
         for (const [key, s] of settlers) {
           s.reject(error);
-          this.#inflight.delete(key);
+          forget(key, s);
         }
         settlers.clear();
       },
@@ -47,4 +56,26 @@ export class SingleFlight<V> {
   get size(): number {
     return this.#inflight.size;
   }
+}
+
+/**
+ * Waits for `promise` but gives up when `signal` fires: a waiter honours its
+ * own deadline and cancellation, not only those of the caller it waits on.
+ */
+export function waitUnlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

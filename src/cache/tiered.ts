@@ -1,106 +1,315 @@
-import type { Counter } from 'prom-client';
-import type { Metrics } from '../ops/metrics.js';
-import { decodeEntry, encodeEntry } from './codec.js';
-import type { CacheEntry } from './entry.js';
-import type { EntryKind } from './keys.js';
-import type { L1Cache } from './l1.js';
-import type { L2Cache, L2Write } from './l2.js';
+import type { CacheMetrics } from '../ops/metrics.js';
+import type { KeyWrite, RedisDoor } from '../redis/door.js';
+import { CostAverage } from './early_refresh.js';
+import type { CacheKind } from './kind.js';
+import type { L1Cache, L1Store } from './l1.js';
+import { decodeFrame, encodeFrame, RejectedValue } from './value_frame.js';
 
 export type Tier = 'l1' | 'l2';
 
-export interface Hit {
-  readonly entry: CacheEntry;
+export interface Hit<V> {
+  readonly value: V;
   readonly tier: Tier;
 }
 
+/**
+ * A key whose L2 node did not answer (down, timed out, circuit open): a miss
+ * that says nothing of the key. Callers that would answer "not found" for a
+ * miss must not, for this.
+ */
+export const UNREACHABLE = Object.freeze({ unreachable: true as const });
+export type Unreachable = typeof UNREACHABLE;
+
+export interface LookupOptions<V> {
+  /** False refuses a cached value (e.g. older than the caller's max age): it counts as a miss. */
+  readonly accept?: (value: V, key: string, tier: Tier) => boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** One kind's keys in a lookup of several kinds (TieredCache.getManyOfKinds). */
+export interface Batch {
+  readonly kind: CacheKind<object>;
+  readonly keys: readonly string[];
+  /** Method syntax: a batch of any value type fits (its kind decoded the value). */
+  accept?(value: object, key: string, tier: Tier): boolean;
+}
+
 export interface TieredOptions {
-  readonly l2TtlMs: number;
-  /** Fraction of the TTL added or removed at random, per entry. */
-  readonly l2TtlJitter: number;
+  /** Values in flight to L2 at most; past it new writes are dropped and counted. */
+  readonly maxPendingWrites: number;
 }
 
 /**
- * L1 then L2, for many keys at once: L1 answers what it can, all its misses
- * go to Redis in one round trip, and L2 hits are copied into L1.
+ * L1 then L2, for many keys at once and any kind of value: L1 answers what it
+ * can, all its misses go to Redis in one round trip per node, each value read
+ * is checked (frame, key, the reader's schema) before use, and L2 hits are
+ * copied into L1. Writes land in L1 at once and in L2 in the background.
  */
 export class TieredCache {
   readonly #l1: L1Cache;
-  readonly #l2: L2Cache | undefined;
+  readonly #door: RedisDoor;
   readonly #options: TieredOptions;
-  readonly #metrics: Metrics;
-  readonly #counters = new Map<string, ReturnType<Counter<'kind' | 'tier' | 'result'>['labels']>>();
+  readonly #metrics: CacheMetrics;
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #counters = new Map<string, { inc(n: number): void }>();
+  readonly #stores = new WeakMap<object, L1Store<object>>();
+  #pendingWrites = 0;
+  /** What a lookup round trip to L2 costs (ms); undefined until one was made. */
+  #roundTrip: CostAverage | undefined;
+  #l1Readable: () => boolean = () => true;
 
-  constructor(l1: L1Cache, l2: L2Cache | undefined, options: TieredOptions, metrics: Metrics) {
+  constructor(l1: L1Cache, door: RedisDoor, options: TieredOptions, metrics: CacheMetrics) {
     this.#l1 = l1;
-    this.#l2 = l2;
+    this.#door = door;
     this.#options = options;
     this.#metrics = metrics;
   }
 
-  /** One answer per key, in order; `maxAgeMs` > 0 treats older entries as misses. */
-  async getMany(kind: EntryKind, keys: readonly string[], maxAgeMs = 0): Promise<(Hit | undefined)[]> {
-    const now = Date.now();
-    const fresh = (e: CacheEntry) => maxAgeMs <= 0 || now - e.createdAt <= maxAgeMs;
-    const out = new Array<Hit | undefined>(keys.length).fill(undefined);
-    const missing: number[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const entry = this.#l1.get(keys[i] as string);
-      if (entry !== undefined && fresh(entry)) out[i] = { entry, tier: 'l1' };
-      else missing.push(i);
-    }
-    this.#count(kind, 'l1', 'hit', keys.length - missing.length);
-    this.#count(kind, 'l1', 'miss', missing.length);
-    if (missing.length === 0 || this.#l2 === undefined) return out;
-
-    const values = await this.#l2.getMany(missing.map((i) => keys[i] as string));
-    let hits = 0;
-    for (let j = 0; j < missing.length; j++) {
-      const raw = values[j];
-      if (raw == null) continue;
-      const entry = this.#decode(raw);
-      if (entry === undefined || !fresh(entry)) continue;
-      const i = missing[j] as number;
-      out[i] = { entry, tier: 'l2' };
-      this.#l1.set(keys[i] as string, entry);
-      hits++;
-    }
-    this.#count(kind, 'l2', 'hit', hits);
-    this.#count(kind, 'l2', 'miss', missing.length - hits);
-    return out;
+  get door(): RedisDoor {
+    return this.#door;
   }
 
-  /** Stores in L1 now and in L2 in the background. */
-  setMany(keys: readonly string[], entries: readonly CacheEntry[]): void {
-    const writes: L2Write[] = [];
+  get l1Cache(): L1Cache {
+    return this.#l1;
+  }
+
+  /**
+   * A moving average of what one L2 lookup (a call's MGET, all its nodes in
+   * parallel) took here, in ms, failures included: what a cached request
+   * pays before a miss can run. Undefined with no L2, or before the first.
+   */
+  get roundTripMs(): number | undefined {
+    return this.#roundTrip?.ms;
+  }
+
+  /**
+   * While `readable` answers false, lookups skip L1 (its entries may be
+   * stale: the fleet's invalidations are being caught up with); values
+   * still enter L1, fresh from L2 or computed.
+   */
+  gateL1(readable: () => boolean): void {
+    this.#l1Readable = readable;
+  }
+
+  l1<V extends object>(kind: CacheKind<V>): L1Store<V> {
+    return this.#storeOf(kind);
+  }
+
+  /** The kind's L1 store, made once per kind: lookups run on every call. */
+  #storeOf<V extends object>(kind: CacheKind<V>): L1Store<V> {
+    let store = this.#stores.get(kind) as L1Store<V> | undefined;
+    if (store === undefined) {
+      store = this.#l1.store(kind);
+      this.#stores.set(kind, store as L1Store<object>);
+    }
+    return store;
+  }
+
+  /**
+   * Every key's value from L1, in order, or undefined unless L1 holds (and
+   * `accept` takes) all of them: the synchronous answer of a request L1
+   * covers entirely. It counts its lookups only when it answers, so a caller
+   * that gets undefined and goes on to getMany is counted once.
+   */
+  allFromL1<V extends object>(
+    kind: CacheKind<V>,
+    keys: readonly string[],
+    accept?: (value: V, key: string, tier: Tier) => boolean,
+  ): V[] | undefined {
+    if (!this.#l1Readable()) return undefined;
+    const l1 = this.#storeOf(kind);
+    const values = new Array<V>(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
-      const entry = entries[i] as CacheEntry;
-      this.#l1.set(key, entry);
-      if (this.#l2 !== undefined) writes.push({ key, value: encodeEntry(entry), ttlMs: this.#jitteredTtl() });
+      const value = l1.get(key);
+      if (value === undefined || (accept !== undefined && !accept(value, key, 'l1'))) return undefined;
+      values[i] = value;
     }
-    this.#l2?.writeMany(writes);
+    this.#count(kind.id, 'l1', 'hit', keys.length);
+    return values;
   }
 
-  #decode(raw: Buffer): CacheEntry | undefined {
+  /** One answer per key, in order; undefined for a miss in both tiers. */
+  async getMany<V extends object>(
+    kind: CacheKind<V>,
+    keys: readonly string[],
+    options: LookupOptions<V> = {},
+  ): Promise<(Hit<V> | undefined)[]> {
+    const batch: Batch = {
+      kind,
+      keys,
+      ...(options.accept
+        ? { accept: options.accept as (v: object, key: string, tier: Tier) => boolean }
+        : {}),
+    };
+    const [hits] = await this.getManyOfKinds([batch], options.signal);
+    return (hits as (Hit<V> | Unreachable | undefined)[]).map((h) =>
+      h === UNREACHABLE ? undefined : (h as Hit<V> | undefined),
+    );
+  }
+
+  /**
+   * getMany for several batches at once, of any kinds (the views of one
+   * GetFeatures call, say): L1 first for each, then every L1 miss of all of
+   * them in one round trip per Redis node, each key once. L1 lookups count
+   * one per row, L2 lookups one per key fetched.
+   */
+  async getManyOfKinds(
+    batches: readonly Batch[],
+    signal?: AbortSignal,
+  ): Promise<(Hit<object> | Unreachable | undefined)[][]> {
+    const outs = batches.map((b) => new Array<Hit<object> | Unreachable | undefined>(b.keys.length));
+    // The first row of each key L1 did not answer, as parallel arrays (no
+    // object per key: a batch is thousands of keys); a key a batch names
+    // again is fetched once and answered at each of its rows (`repeats`).
+    const missingKeys: string[] = [];
+    const missingBatch: number[] = [];
+    const missingRow: number[] = [];
+    const l1Readable = this.#l1Readable();
+    const repeats: { batch: number; i: number; of: number }[] = [];
+    for (let n = 0; n < batches.length; n++) {
+      const b = batches[n] as Batch;
+      const l1 = this.#storeOf(b.kind);
+      const out = outs[n] as (Hit<object> | Unreachable | undefined)[];
+      const first = new Map<string, number>();
+      let misses = 0;
+      for (let i = 0; i < b.keys.length; i++) {
+        const key = b.keys[i] as string;
+        const value = l1Readable ? l1.get(key) : undefined;
+        if (value !== undefined && (b.accept === undefined || b.accept(value, key, 'l1'))) {
+          out[i] = { value, tier: 'l1' };
+          continue;
+        }
+        misses++;
+        const of = first.get(key);
+        if (of !== undefined) repeats.push({ batch: n, i, of });
+        else {
+          first.set(key, missingKeys.length);
+          missingKeys.push(key);
+          missingBatch.push(n);
+          missingRow.push(i);
+        }
+      }
+      this.#count(b.kind.id, 'l1', 'hit', b.keys.length - misses);
+      this.#count(b.kind.id, 'l1', 'miss', misses);
+    }
+    if (missingKeys.length === 0 || this.#door.mode === 'none') return outs;
+
+    const started = performance.now();
+    const raw = await this.#door.getMany('mget', missingKeys, signal);
+    const tookMs = performance.now() - started;
+    if (this.#roundTrip === undefined) this.#roundTrip = new CostAverage(tookMs);
+    else this.#roundTrip.add(tookMs);
+    const now = Date.now();
+    const hits = new Array<number>(batches.length).fill(0);
+    const misses = new Array<number>(batches.length).fill(0);
+    for (let j = 0; j < missingKeys.length; j++) {
+      const n = missingBatch[j] as number;
+      const b = batches[n] as Batch;
+      const key = missingKeys[j] as string;
+      const out = outs[n] as unknown[];
+      const bytes = raw[j];
+      if (bytes === undefined) {
+        out[missingRow[j] as number] = UNREACHABLE;
+        misses[n] = (misses[n] as number) + 1;
+        continue;
+      }
+      const value = bytes === null ? undefined : this.#open(b.kind, key, bytes);
+      if (value === undefined || (b.accept !== undefined && !b.accept(value, key, 'l2'))) {
+        misses[n] = (misses[n] as number) + 1;
+        continue;
+      }
+      out[missingRow[j] as number] = { value, tier: 'l2' };
+      hits[n] = (hits[n] as number) + 1;
+      // A copy in L1 lives no longer than the L2 entry it copies would, so
+      // the pair never serves a value past its L2 lifetime.
+      const ttl = b.kind.ttl(value);
+      const l1Ms = Math.min(ttl.l1Ms, (ttl.l2FloorMs ?? ttl.l2Ms) - (now - b.kind.writtenAt(value)));
+      if (l1Ms > 0) this.#storeOf(b.kind).set(key, value, l1Ms);
+    }
+    for (const r of repeats) {
+      (outs[r.batch] as unknown[])[r.i] = (outs[missingBatch[r.of] as number] as unknown[])[
+        missingRow[r.of] as number
+      ];
+    }
+    batches.forEach((b, n) => {
+      this.#count(b.kind.id, 'l2', 'hit', hits[n] as number);
+      this.#count(b.kind.id, 'l2', 'miss', misses[n] as number);
+    });
+    return outs;
+  }
+
+  /** Stores in L1 now and, unless `l1Only`, in L2 in the background (bounded). */
+  setMany<V extends object>(
+    kind: CacheKind<V>,
+    keys: readonly string[],
+    values: readonly V[],
+    l1Only = false,
+  ): void {
+    const l1 = this.#storeOf(kind);
+    const writes: KeyWrite[] = [];
+    const toL2 = !l1Only && this.#door.mode !== 'none';
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const value = values[i] as V;
+      const ttl = kind.ttl(value);
+      l1.set(key, value, ttl.l1Ms);
+      if (!toL2 || ttl.l2Ms <= 0) continue;
+      let framed: Buffer;
+      try {
+        framed = this.frame(kind, key, value);
+      } catch {
+        // A value the format cannot hold (say, a tensor of rank above 255)
+        // stays in L1 only; storing must never fail the call that computed it.
+        this.#metrics.l2DroppedWrites.labels(kind.id, 'unencodable').inc();
+        continue;
+      }
+      writes.push({ key, value: framed, ttlMs: ttl.l2Ms });
+    }
+    if (writes.length > 0) this.#writeInBackground(kind.id, writes);
+  }
+
+  /** The framed bytes of a value as L2 stores it under `key`. */
+  frame<V>(kind: CacheKind<V>, key: string, value: V): Buffer {
+    return encodeFrame(key, kind.id, kind.timeOf(value), kind.encode(value));
+  }
+
+  /** Waits for the L2 writes in flight (each bounded by the Redis timeout). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  #writeInBackground(kind: string, writes: KeyWrite[]): void {
+    if (this.#pendingWrites + writes.length > this.#options.maxPendingWrites) {
+      this.#metrics.l2DroppedWrites.labels(kind, 'queue_full').inc(writes.length);
+      return;
+    }
+    this.#pendingWrites += writes.length;
+    // The door never rejects; failures are counted there, per command.
+    const done: Promise<unknown> = this.#door.setMany('set', writes).finally(() => {
+      this.#pendingWrites -= writes.length;
+      this.#pending.delete(done);
+    });
+    this.#pending.add(done);
+  }
+
+  #open<V>(kind: CacheKind<V>, key: string, bytes: Buffer): V | undefined {
     try {
-      return decodeEntry(raw);
-    } catch {
-      this.#metrics.decodeErrors.inc();
+      const frame = decodeFrame(key, kind.id, bytes);
+      return kind.decode(frame.payload, frame.time);
+    } catch (error) {
+      const reason = error instanceof RejectedValue ? error.reason : 'format';
+      this.#metrics.rejected.labels(kind.id, reason).inc();
       return undefined;
     }
   }
 
-  #jitteredTtl(): number {
-    const { l2TtlMs, l2TtlJitter } = this.#options;
-    return Math.round(l2TtlMs * (1 + l2TtlJitter * (2 * Math.random() - 1)));
-  }
-
-  #count(kind: EntryKind, tier: Tier, result: 'hit' | 'miss', n: number): void {
+  #count(kind: string, tier: Tier, result: 'hit' | 'miss', n: number): void {
     if (n === 0) return;
     const id = `${kind}|${tier}|${result}`;
     let counter = this.#counters.get(id);
     if (counter === undefined) {
-      counter = this.#metrics.cacheLookups.labels(kind, tier, result);
+      counter = this.#metrics.lookups.labels(kind, tier, result);
       this.#counters.set(id, counter);
     }
     counter.inc(n);

@@ -1,4 +1,5 @@
 import { connect } from './client.js';
+import { entitiesFromFlags } from './predict_entities.js';
 import { tensorsFromFlags, tensorsFromJson } from './predict_input.js';
 
 export interface PredictOptions {
@@ -7,6 +8,7 @@ export interface PredictOptions {
   version?: string;
   input: string[];
   json?: string;
+  entity: string[];
   bypass?: boolean;
   noStore?: boolean;
   maxAgeMs?: string;
@@ -14,7 +16,8 @@ export interface PredictOptions {
   timeoutMs: string;
 }
 
-const SOURCES = ['?', 'l1', 'l2', 'model'];
+const SOURCES = ['?', 'l1', 'l2', 'model', 'none'];
+const STATUSES = ['?', 'ok', 'entity_not_found', 'feature_missing'];
 
 /** `infercache predict`: one Predict call; prints outputs and where each row came from. */
 export async function predictCommand(o: PredictOptions): Promise<void> {
@@ -26,19 +29,30 @@ export async function predictCommand(o: PredictOptions): Promise<void> {
       throw new Error(`unknown model "${o.model}" (loaded: ${models.map((m) => m.name).join(', ')})`);
     const version = model.versions.find((v) => v.version === (o.version || model.current_version));
     if (version === undefined) throw new Error(`model ${o.model} has no version "${o.version}"`);
-    const inputs =
-      o.json !== undefined
-        ? tensorsFromJson(version.inputs, o.json)
-        : tensorsFromFlags(version.inputs, o.input);
+    const byEntity = o.entity.length > 0;
+    if (byEntity && (o.input.length > 0 || o.json !== undefined)) {
+      throw new Error('give --entity or --input/--json, not both');
+    }
+    const entities = byEntity ? entitiesFromFlags(o.model, version.entity_keys, o.entity) : undefined;
+    const data = entities
+      ? { entities }
+      : {
+          inputs:
+            o.json !== undefined
+              ? tensorsFromJson(version.inputs, o.json)
+              : tensorsFromFlags(version.inputs, o.input),
+        };
     const reply = await client.predict<PredictReply>({
       model: o.model,
       version: o.version ?? '',
-      inputs,
+      ...data,
       cache: { bypass: !!o.bypass, no_store: !!o.noStore, max_age_ms: Number(o.maxAgeMs ?? 0) },
       typed_outputs: true,
     });
     const rendered = render(reply, model.labels);
-    process.stdout.write(o.output === 'json' ? `${JSON.stringify(rendered)}\n` : text(rendered));
+    process.stdout.write(
+      o.output === 'json' ? `${JSON.stringify(rendered)}\n` : text(rendered, entities && idLabels(entities)),
+    );
   } finally {
     client.close();
   }
@@ -49,6 +63,7 @@ interface PredictReply {
   version: string;
   row_cached: boolean;
   row_sources: number[];
+  row_statuses: number[];
   outputs: Record<string, { shape: string[]; [field: string]: unknown }>;
 }
 
@@ -69,25 +84,42 @@ function render(reply: PredictReply, labels: string[]) {
     version: reply.version,
     rowCached: reply.row_cached,
     sources: reply.row_sources.map((s) => SOURCES[s] ?? '?'),
+    // Predict by entity only: what became of each entity's row.
+    ...(reply.row_statuses.length > 0 ? { statuses: reply.row_statuses.map((s) => STATUSES[s] ?? '?') } : {}),
     outputs,
     labels,
   };
 }
 
-function text(r: ReturnType<typeof render>): string {
+/** `flower_id=1` for each entity row. */
+function idLabels(entities: ReturnType<typeof entitiesFromFlags>): string[] {
+  const column = entities.columns[0];
+  return (column?.int64_values ?? column?.string_values ?? []).map((v) => `${column?.name}=${v}`);
+}
+
+/** One line per row; by entity, each row also shows its entity and status. */
+function text(r: ReturnType<typeof render>, ids?: string[]): string {
   const lines = [
     `model ${r.model} version ${r.version}${r.rowCached ? '' : ' (cached as one whole request)'}`,
   ];
   const rows = r.sources.length;
+  // By entity, the outputs have one row per entity even for a model cached whole.
+  const byRow = r.rowCached || r.statuses !== undefined;
   r.sources.forEach((source, i) => {
+    const status = r.statuses?.[i];
+    const entity = ids?.[i] === undefined ? '' : `${ids[i]} `;
+    if (status !== undefined && status !== 'ok') {
+      lines.push(`row ${i} [${source}] ${entity}${status}`);
+      return;
+    }
     const parts = Object.entries(r.outputs).map(([name, o]) => {
-      const per = rows > 0 && r.rowCached ? o.values.length / rows : o.values.length;
-      const slice = r.rowCached ? o.values.slice(i * per, (i + 1) * per) : o.values;
+      const per = rows > 0 && byRow ? o.values.length / rows : o.values.length;
+      const slice = byRow ? o.values.slice(i * per, (i + 1) * per) : o.values;
       const shown = slice.map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v));
       const label = name === 'label' && r.labels.length > 0 ? ` (${r.labels[Number(shown[0])] ?? '?'})` : '';
       return `${name}=${JSON.stringify(shown)}${label}`;
     });
-    lines.push(`row ${i} [${source}] ${parts.join(' ')}`);
+    lines.push(`row ${i} [${source}] ${entity}${status === undefined ? '' : 'ok '}${parts.join(' ')}`);
   });
   return `${lines.join('\n')}\n`;
 }

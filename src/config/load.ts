@@ -1,4 +1,5 @@
 import { InferCacheError } from '../errors.js';
+import { parseRedisUrl } from './redis_url.js';
 import { type Config, ENV_PREFIX, flagName, SETTINGS, type SettingName } from './schema.js';
 
 /**
@@ -23,7 +24,8 @@ export function loadConfig(
           ? [fromEnv, envName]
           : [undefined, ''];
     if (raw === undefined) {
-      out[name] = setting.default;
+      // Defaults go through the schema too, so they arrive normalised (parsed shares, say).
+      out[name] = setting.schema.parse(setting.default);
       continue;
     }
     const parsed = setting.schema.safeParse(raw);
@@ -33,6 +35,7 @@ export function loadConfig(
         `${source}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
       );
   }
+  if (problems.length === 0) problems.push(...crossChecks(out as Config));
   if (problems.length > 0) {
     throw new InferCacheError('E_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -50,4 +53,19 @@ export function unknownEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.keys(env)
     .filter((key) => key.startsWith(ENV_PREFIX) && !knownEnv.has(key))
     .sort();
+}
+
+/** Settings that are fine alone but not together. */
+function crossChecks(config: Config): string[] {
+  const problems: string[] = [];
+  if (
+    config.redisUrl !== '' &&
+    config.redisMode === 'single' &&
+    parseRedisUrl(config.redisUrl).nodes.length > 1
+  ) {
+    problems.push(
+      `${ENV_PREFIX}REDIS_URL lists several nodes but ${ENV_PREFIX}REDIS_MODE is single: set it to cluster, or give one node`,
+    );
+  }
+  return problems;
 }

@@ -13,11 +13,11 @@ export function redactConfig(config: Config): Record<string, unknown> {
 
 /** A Redis URL with its password, if any, replaced. */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = 'redacted';
-    return parsed.toString();
-  } catch {
-    return '[unparseable url]';
-  }
+  // Not WHATWG URL: a cluster's seed list (host:port,host:port) is not a URL it parses.
+  const m = /^(rediss?:\/\/)([^@/]*)@(.*)$/s.exec(url);
+  if (m === null) return url;
+  const [, scheme, auth, rest] = m as unknown as [string, string, string, string];
+  const colon = auth.indexOf(':');
+  const user = colon === -1 ? '' : auth.slice(0, colon);
+  return `${scheme}${user}:redacted@${rest}`;
 }

@@ -1,33 +1,42 @@
 import { Piscina } from 'piscina';
-import { InferCacheError } from '../errors.js';
 import type { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
-import {
-  DEADLINE_PASSED,
-  exactBuffer,
-  type RunResult,
-  type RunTask,
-  type WorkerSettings,
-} from './run_task.js';
+import { exactBuffer, type RunResult, type RunTask, type WorkerSettings } from './run_task.js';
 
 export interface PoolOptions {
   readonly workers: number;
   readonly intraOpThreads: number;
-  /** Model runs waiting for a worker; past it a run is refused (overload). */
-  readonly maxQueue: number;
-  readonly preload: readonly string[];
+  /** Sessions every worker creates at start (key: model/session_release.ts sessionKey). */
+  readonly preload: readonly { readonly key: string; readonly path: string }[];
 }
 
 export interface NamedTensor extends HostTensor {
   readonly name: string;
 }
 
-/** A fixed pool of worker threads that own the ONNX sessions (see session_worker.ts). */
+/** A model run that a worker reported as failed, with the stage that failed. */
+export class ModelRunError extends Error {
+  readonly stage: 'load' | 'run';
+  constructor(stage: 'load' | 'run', message: string) {
+    super(message);
+    this.name = 'ModelRunError';
+    this.stage = stage;
+  }
+}
+
+/**
+ * A fixed pool of worker threads that own the ONNX sessions (see
+ * session_worker.ts). It holds no queue of its own: model/run_queue.ts hands
+ * it at most one run per worker, so waiting runs stay where they can still be
+ * cancelled.
+ */
 export class InferencePool {
   readonly #piscina: Piscina<RunTask, RunResult>;
+  readonly workers: number;
 
   constructor(options: PoolOptions) {
     const workerData: WorkerSettings = { intraOpThreads: options.intraOpThreads, preload: options.preload };
+    this.workers = options.workers;
     this.#piscina = new Piscina({
       filename: new URL('./session_worker.js', import.meta.url).href,
       minThreads: options.workers,
@@ -35,7 +44,7 @@ export class InferencePool {
       // One task per worker at a time: a session run already uses the
       // worker's intra-op threads, so a second concurrent run only contends.
       concurrentTasksPerWorker: 1,
-      maxQueue: options.maxQueue,
+      maxQueue: options.workers,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
     });
@@ -45,12 +54,13 @@ export class InferencePool {
    * Runs one model on the feeds; resolves with the named outputs in order.
    * A feed whose buffer is exactly its own ArrayBuffer is transferred to the
    * worker (detached here), so callers must not read feeds after this call.
+   * Rejects with ModelRunError when the worker reports a failure.
    */
   async run(
+    sessionKey: string,
     modelPath: string,
     feeds: readonly NamedTensor[],
     outputNames: readonly string[],
-    deadline: number,
   ): Promise<NamedTensor[]> {
     const wire = feeds.map((f) => ({
       name: f.name,
@@ -58,34 +68,11 @@ export class InferencePool {
       dims: f.dims,
       data: exactBuffer(f.data),
     }));
-    let result: RunResult;
-    try {
-      result = await this.#piscina.run(
-        { modelPath, feeds: wire, outputNames, deadline },
-        { transferList: wire.map((w) => w.data) },
-      );
-    } catch (error) {
-      if (error instanceof Error && /queue is at limit/i.test(error.message)) {
-        throw new InferCacheError(
-          'E_OVERLOADED',
-          `inference queue is full (${this.#piscina.options.maxQueue} runs waiting)`,
-        );
-      }
-      // Inputs whose shape the model does not declare are checked by the
-      // runtime only; its complaint is about the caller's input, not a fault.
-      const message = error instanceof Error ? error.message : String(error);
-      if (message.includes(DEADLINE_PASSED)) {
-        throw new InferCacheError('E_DEADLINE_EXCEEDED', `model run not started: ${DEADLINE_PASSED}`);
-      }
-      if (
-        /invalid rank|invalid dimensions|unexpected input data type|input.*(missing|not found)/i.test(message)
-      ) {
-        throw new InferCacheError('E_INVALID_ARGUMENT', `the model refused the input: ${message}`, {
-          cause: error,
-        });
-      }
-      throw new InferCacheError('E_INFERENCE_FAILED', `model run failed: ${message}`, { cause: error });
-    }
+    const result = await this.#piscina.run(
+      { sessionKey, modelPath, feeds: wire, outputNames },
+      { transferList: wire.map((w) => w.data) },
+    );
+    if (!result.ok) throw new ModelRunError(result.stage, result.message);
     return result.outputs.map((o) => ({
       name: o.name,
       dtype: o.dtype as DType,
@@ -94,10 +81,7 @@ export class InferencePool {
     }));
   }
 
-  get queueSize(): number {
-    return this.#piscina.queueSize;
-  }
-
+  /** Waits for the runs in progress, then stops the workers. */
   async close(): Promise<void> {
     await this.#piscina.close({ force: false });
   }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { access, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { type ModelMetadata, readMetadata } from './metadata.js';
+import { sessionKey } from './session_release.js';
 import { type Signature, signatureFromMetadata } from './signature.js';
 
 export interface ReadyVersion {
@@ -12,11 +12,13 @@ export interface ReadyVersion {
   readonly path: string;
   /** First 16 bytes of the file's SHA-256: part of every cache key's hash. */
   readonly digest: Buffer;
+  /** The session's name in the inference workers (path and digest). */
+  readonly sessionKey: string;
   readonly signature: Signature;
   readonly metadata: ModelMetadata;
 }
 
-interface FailedVersion {
+export interface FailedVersion {
   readonly state: 'failed';
   readonly name: string;
   readonly version: string;
@@ -24,49 +26,46 @@ interface FailedVersion {
   readonly error: string;
 }
 
-export type ModelVersion = ReadyVersion | FailedVersion;
+/** A ready version beyond the number kept loaded: its sessions were released. */
+interface UnloadedVersion {
+  readonly state: 'unloaded';
+  readonly name: string;
+  readonly version: string;
+  readonly path: string;
+}
+
+export type ModelVersion = ReadyVersion | FailedVersion | UnloadedVersion;
 
 export interface Model {
   readonly name: string;
   /** Newest first (numeric-aware order of the directory names). */
   readonly versions: readonly ModelVersion[];
-  /** The newest ready version, if any. */
+  /** The version serving requests that name none: the fleet's choice, or the newest ready. */
   readonly current: ReadyVersion | undefined;
+  /** The version the fleet chose when this sidecar cannot serve it (it keeps its own). */
+  readonly mismatch?: string;
 }
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const versionOrder = new Intl.Collator('en', { numeric: true });
 
 /**
- * Scans `<dir>/<name>/<version>/model.onnx` and reads each signature from an
- * onnxruntime session (created and released here: the long-lived sessions are
- * in the workers). A version that fails to load is kept, as failed, so health
- * and ListModels can say why; the others serve.
+ * A check of a loaded version against what lies outside the model room (the
+ * feature views its model.json names, say); throwing fails that version.
  */
-export async function loadModels(dir: string): Promise<Map<string, Model>> {
-  const models = new Map<string, Model>();
-  for (const name of await subdirs(dir)) {
-    if (!NAME.test(name)) continue;
-    const versions: ModelVersion[] = [];
-    const found = (await subdirs(join(dir, name))).filter((v) => NAME.test(v));
-    for (const version of found.sort((a, b) => versionOrder.compare(b, a))) {
-      const path = join(dir, name, version, 'model.onnx');
-      if (!(await exists(path))) continue;
-      versions.push(await loadVersion(name, version, path, join(dir, name, version, 'model.json')));
-    }
-    if (versions.length === 0) continue;
-    const current = versions.find((v): v is ReadyVersion => v.state === 'ready');
-    models.set(name, { name, versions, current });
-  }
-  return models;
-}
+export type VersionCheck = (version: ReadyVersion) => void;
 
-async function loadVersion(
+/**
+ * Loads one version: reads `model.onnx` and `model.json`, and reads the
+ * signature from an onnxruntime session (created and released here: the
+ * long-lived sessions are in the workers). A version that fails is
+ * returned as failed, with why, so health and ListModels can say so.
+ * `check` runs on a version that loaded.
+ */
+export async function loadVersion(
   name: string,
   version: string,
   path: string,
   metaPath: string,
-): Promise<ModelVersion> {
+  check?: VersionCheck,
+): Promise<ReadyVersion | FailedVersion> {
   try {
     const bytes = await readFile(path);
     const metadata = await readMetadata(metaPath);
@@ -78,7 +77,18 @@ async function loadVersion(
         metadata.rowCacheable,
       );
       const digest = createHash('sha256').update(bytes).digest().subarray(0, 16);
-      return { state: 'ready', name, version, path, digest, signature, metadata };
+      const ready: ReadyVersion = {
+        state: 'ready',
+        name,
+        version,
+        path,
+        digest,
+        sessionKey: sessionKey(path, digest),
+        signature,
+        metadata,
+      };
+      check?.(ready);
+      return ready;
     } finally {
       await session.release();
     }
@@ -90,23 +100,5 @@ async function loadVersion(
       path,
       error: error instanceof Error ? error.message : String(error),
     };
-  }
-}
-
-async function subdirs(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -10,23 +10,28 @@ export interface WireTensor {
 }
 
 export interface RunTask {
+  /** Which session: the file's path and digest. */
+  readonly sessionKey: string;
   readonly modelPath: string;
   readonly feeds: readonly WireTensor[];
   readonly outputNames: readonly string[];
-  /** Epoch ms; a task still queued past it is dropped rather than run. */
-  readonly deadline: number;
 }
 
-/** What a worker throws for a task whose deadline passed in the queue. */
-export const DEADLINE_PASSED = 'deadline passed while queued';
-
-export interface RunResult {
-  readonly outputs: readonly WireTensor[];
-}
+/**
+ * A worker answers with outputs or with what failed, as data: an error
+ * thrown across the thread boundary would arrive as a bare message, and the
+ * pool would have to guess its kind from the text.
+ * - load: the session could not be created from the file
+ * - run: onnxruntime refused or failed the run
+ */
+export type RunResult =
+  | { readonly ok: true; readonly outputs: readonly WireTensor[] }
+  | { readonly ok: false; readonly stage: 'load' | 'run'; readonly message: string };
 
 export interface WorkerSettings {
   readonly intraOpThreads: number;
-  readonly preload: readonly string[];
+  /** Sessions to create when a worker starts. */
+  readonly preload: readonly { readonly key: string; readonly path: string }[];
 }
 
 /** An ArrayBuffer holding exactly these bytes: the view's own, or a copy. */

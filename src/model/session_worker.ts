@@ -3,13 +3,13 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { DType, dtypeName } from '../tensor/dtypes.js';
 import { decodeStrings, encodeStrings } from '../tensor/strings.js';
 import {
-  DEADLINE_PASSED,
   exactBuffer,
   type RunResult,
   type RunTask,
   type WireTensor,
   type WorkerSettings,
 } from './run_task.js';
+import { SESSIONS_CHANNEL } from './session_release.js';
 
 /**
  * Runs ONNX sessions off the event loop. onnxruntime-node's run() blocks the
@@ -17,37 +17,87 @@ import {
  * threads, and the main thread only hashes, looks up and moves bytes.
  */
 const settings = workerData as WorkerSettings;
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
-function session(path: string): Promise<ort.InferenceSession> {
-  let s = sessions.get(path);
+interface Loaded {
+  readonly session: Promise<ort.InferenceSession>;
+  runs: number;
+  retiring: boolean;
+}
+
+/** Sessions by key (the file's path and digest: a file replaced in place loads afresh). */
+const sessions = new Map<string, Loaded>();
+
+function session(key: string, path: string): Loaded {
+  let s = sessions.get(key);
   if (s === undefined) {
-    s = ort.InferenceSession.create(path, {
+    const created = ort.InferenceSession.create(path, {
       intraOpNumThreads: settings.intraOpThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     });
     // A failed load is not cached, so a fixed file can load on the next call.
-    s.catch(() => sessions.delete(path));
-    sessions.set(path, s);
+    created.catch(() => sessions.delete(key));
+    s = { session: created, runs: 0, retiring: false };
+    sessions.set(key, s);
   }
   return s;
 }
 
-await Promise.allSettled(settings.preload.map(session));
+/** Frees a session's native memory once no run of this worker uses it. */
+function retire(key: string): void {
+  const s = sessions.get(key);
+  if (s === undefined) return;
+  s.retiring = true;
+  if (s.runs > 0) return;
+  sessions.delete(key);
+  s.session.then((loaded) => loaded.release()).catch(() => {});
+}
 
+// The registry tells every worker which sessions to drop (an unloaded model
+// version): one message reaches all of them, whichever runs what.
+const releases = new BroadcastChannel(SESSIONS_CHANNEL);
+releases.onmessage = (event: { data: unknown }) => {
+  const release = (event.data as { release?: unknown } | null)?.release;
+  if (typeof release === 'string') retire(release);
+};
+releases.unref();
+
+await Promise.allSettled(settings.preload.map((p) => session(p.key, p.path).session));
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+// Cancelling a run in progress would mean killing this worker and its loaded
+// sessions, so cancellation and deadlines are applied while a run is queued
+// (model/run_queue.ts); a run that started finishes.
 export default async function run(task: RunTask) {
-  // Cancelling a run already in progress would mean killing this worker and
-  // its loaded sessions, so the deadline is checked when the task starts:
-  // a task that waited in the queue past it is dropped, not run.
-  if (Date.now() >= task.deadline) throw new Error(DEADLINE_PASSED);
-  const s = await session(task.modelPath);
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const f of task.feeds) feeds[f.name] = toOrt(f);
-  const results = await s.run(feeds, [...task.outputNames]);
-  const outputs = task.outputNames.map((name) => fromOrt(name, results[name] as ort.Tensor));
-  const value: RunResult = { outputs };
+  const loaded = session(task.sessionKey, task.modelPath);
+  loaded.runs++;
+  try {
+    return await runOn(loaded, task);
+  } finally {
+    loaded.runs--;
+    if (loaded.retiring) retire(task.sessionKey);
+  }
+}
+
+async function runOn(loaded: Loaded, task: RunTask) {
+  let s: ort.InferenceSession;
+  try {
+    s = await loaded.session;
+  } catch (error) {
+    return { ok: false, stage: 'load', message: message(error) } satisfies RunResult;
+  }
+  let outputs: WireTensor[];
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const f of task.feeds) feeds[f.name] = toOrt(f);
+    const results = await s.run(feeds, [...task.outputNames]);
+    outputs = task.outputNames.map((name) => fromOrt(name, results[name] as ort.Tensor));
+  } catch (error) {
+    return { ok: false, stage: 'run', message: message(error) } satisfies RunResult;
+  }
+  const value: RunResult = { ok: true, outputs };
   // Transfer the output buffers back instead of copying them.
   return move({
     [transferableSymbol]: outputs.map((o) => o.data),

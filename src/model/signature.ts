@@ -56,7 +56,7 @@ export function signatureFromMetadata(
  * scalar, a fixed or unnamed first axis, a batch axis elsewhere) is cached as
  * one whole entry, which is always safe.
  */
-function hasBatchAxis(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
+export function hasBatchAxis(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
   const first = inputs[0]?.dims?.[0];
   if (typeof first !== 'string' || first === '?') return false;
   return [...inputs, ...outputs].every(

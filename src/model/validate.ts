@@ -1,4 +1,4 @@
-import { invalidArgument, limitExceeded } from '../errors.js';
+import { invalidArgument, limitExceeded, quote } from '../errors.js';
 import { DType, dtypeName, dtypeSize } from '../tensor/dtypes.js';
 import { elementCount, type HostTensor } from '../tensor/host_tensor.js';
 import { stringOffsets } from '../tensor/strings.js';
@@ -21,8 +21,9 @@ export function validateInputs(
 ): number {
   for (const name of inputs.keys()) {
     if (!signature.inputs.some((s) => s.name === name)) {
-      const expected = signature.inputs.map((s) => s.name).join(', ');
-      throw invalidArgument(`model ${model} has no input "${name}" (inputs: ${expected})`);
+      const names = signature.inputs.map((s) => s.name);
+      const expected = names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
+      throw invalidArgument(`model ${model} has no input ${quote(name)} (inputs: ${expected})`);
     }
   }
   const symbols = new Map<string, { size: number; input: string }>();
@@ -31,18 +32,19 @@ export function validateInputs(
     if (tensor === undefined) {
       throw invalidArgument(`missing input "${spec.name}": expected ${describe(spec)}`);
     }
-    checkTensor(spec, tensor, symbols);
+    checkShape(spec, tensor, symbols);
   }
-  if (!signature.rowCacheable) return 1;
-  const rows = inputs.get(signature.inputs[0]?.name ?? '')?.dims[0] ?? 0;
+  // The row limit before the data checks, which walk the data.
+  const rows = signature.rowCacheable ? (inputs.get(signature.inputs[0]?.name ?? '')?.dims[0] ?? 0) : 1;
   if (rows > limits.maxBatchRows) {
     throw limitExceeded(`request has ${rows} rows; the limit is ${limits.maxBatchRows} (maxBatchRows)`);
   }
   if (rows === 0) throw invalidArgument('request has 0 rows; send at least one');
+  for (const spec of signature.inputs) checkData(spec, inputs.get(spec.name) as HostTensor);
   return rows;
 }
 
-function checkTensor(
+function checkShape(
   spec: TensorSpec,
   tensor: HostTensor,
   symbols: Map<string, { size: number; input: string }>,
@@ -74,6 +76,10 @@ function checkTensor(
       }
     });
   }
+}
+
+function checkData(spec: TensorSpec, tensor: HostTensor): void {
+  const where = `input "${spec.name}"`;
   const count = elementCount(tensor.dims);
   if (tensor.dtype === DType.STRING) {
     try {

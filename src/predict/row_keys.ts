@@ -3,10 +3,9 @@ import type { HostTensor } from '../tensor/host_tensor.js';
 import { rowViews } from '../tensor/rows.js';
 
 export interface KeyContext {
-  readonly prefix: string;
+  /** `{prefix}:p:{model}:{version}:` (cache/keys.ts keyScope). */
+  readonly scope: string;
   readonly hasher: KeyHasher;
-  readonly model: string;
-  readonly version: string;
   /** The model file's digest: a file replaced under the same version gets new keys. */
   readonly digest: Buffer;
 }
@@ -48,6 +47,27 @@ export function inputRowViews(inputs: readonly (readonly [string, HostTensor])[]
   return inputs.map(([, t]) => rowViews(t));
 }
 
+/** Most rows whose keys are hashed in one go, without yielding (see rowKeys). */
+export const ROWS_PER_SLICE_MAX = ROWS_PER_SLICE;
+
+/** One key per row (axis 0), for at most ROWS_PER_SLICE rows: no yield, so no await. */
+export function rowKeysNow(
+  ctx: KeyContext,
+  inputs: readonly (readonly [string, HostTensor])[],
+  views: readonly Buffer[][],
+  rows: number,
+): string[] {
+  if (rows > ROWS_PER_SLICE) throw new RangeError(`${rows} rows hashed without a yield`);
+  const keys: string[] = new Array(rows);
+  const parts: Buffer[] = new Array(inputs.length + 1);
+  parts[0] = header(ctx, inputs, true);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < views.length; i++) parts[i + 1] = (views[i] as Buffer[])[r] as Buffer;
+    keys[r] = cacheKey(ctx.scope, ctx.hasher(Buffer.concat(parts)));
+  }
+  return keys;
+}
+
 /** One key per row (axis 0). */
 export async function rowKeys(
   ctx: KeyContext,
@@ -61,7 +81,7 @@ export async function rowKeys(
   for (let r = 0; r < rows; r++) {
     if (r > 0 && r % ROWS_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     for (let i = 0; i < views.length; i++) parts[i + 1] = (views[i] as Buffer[])[r] as Buffer;
-    keys[r] = cacheKey(ctx.prefix, 'p', ctx.model, ctx.version, ctx.hasher(Buffer.concat(parts)));
+    keys[r] = cacheKey(ctx.scope, ctx.hasher(Buffer.concat(parts)));
   }
   return keys;
 }
@@ -69,5 +89,5 @@ export async function rowKeys(
 /** One key for a request cached as a whole. */
 export function wholeKey(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[]): string {
   const bytes = Buffer.concat([header(ctx, inputs, false), ...inputs.map(([, t]) => t.data)]);
-  return cacheKey(ctx.prefix, 'p', ctx.model, ctx.version, ctx.hasher(bytes));
+  return cacheKey(ctx.scope, ctx.hasher(bytes));
 }

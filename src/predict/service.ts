@@ -1,19 +1,26 @@
-import type { CacheEntry } from '../cache/entry.js';
-import type { KeyHasher } from '../cache/keys.js';
-import { SingleFlight } from '../cache/single_flight.js';
-import type { TieredCache } from '../cache/tiered.js';
-import { InferCacheError } from '../errors.js';
-import type { InferencePool, NamedTensor } from '../model/pool.js';
+import { CostAverage, refreshDue } from '../cache/early_refresh.js';
+import { type KeyHasher, keyScope } from '../cache/keys.js';
+import type { CacheKind } from '../cache/kind.js';
+import type { RowSource as EngineSource, RowEngine } from '../cache/row_engine.js';
+import type { NamedTensor } from '../model/pool.js';
 import type { Model, ReadyVersion } from '../model/registry.js';
-import { validateInputs } from '../model/validate.js';
+import type { RunQueue } from '../model/run_queue.js';
 import type { Metrics } from '../ops/metrics.js';
-import { canonicalizeInPlace } from '../tensor/canonical.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
 import { stackRows } from '../tensor/rows.js';
+import { AutoBypass, type AutoBypassSettings } from './auto_bypass.js';
 import { resolveVersion } from './model_catalog.js';
-import { inputRowViews, type KeyContext, rowKeys, wholeKey } from './row_keys.js';
-import type { RowSource } from './source_counter.js';
-import { SourceCounter } from './source_counter.js';
+import { feedsOf, feedsOfRows, type Inputs, runModel, signatureInputs } from './model_run.js';
+import { type Prediction, type PredictionTtl, predictionKind } from './prediction_kind.js';
+import {
+  inputRowViews,
+  type KeyContext,
+  ROWS_PER_SLICE_MAX,
+  rowKeys,
+  rowKeysNow,
+  wholeKey,
+} from './row_keys.js';
+import { type RowSource, SourceCounter } from './source_counter.js';
 import { splitRows } from './split_rows.js';
 
 export type { RowSource } from './source_counter.js';
@@ -31,7 +38,12 @@ export interface PredictRequest {
   readonly cache: CacheControl;
   /** Epoch ms after which nobody waits for the answer; no model run starts past it. */
   readonly deadline: number;
+  /** Fires when the caller stops waiting; reaches the cache, single-flight and the run queue. */
+  readonly signal: AbortSignal;
 }
+
+/** A request for a version already resolved (Predict by entity pins it to read its mapping). */
+export type PinnedRequest = Omit<PredictRequest, 'model' | 'version'>;
 
 export interface PredictResult {
   readonly model: string;
@@ -41,247 +53,340 @@ export interface PredictResult {
   readonly rowCached: boolean;
 }
 
-/** What one request's row runs share. */
-interface RowJob {
-  readonly mv: ReadyVersion;
-  readonly inputs: readonly (readonly [string, HostTensor])[];
-  readonly views: readonly Buffer[][];
-  readonly keys: readonly string[];
-  readonly entries: (CacheEntry | undefined)[];
-  readonly noStore: boolean;
-  readonly deadline: number;
-}
-
 export interface PredictDeps {
   readonly models: () => ReadonlyMap<string, Model>;
-  readonly cache: TieredCache;
-  readonly pool: InferencePool;
+  readonly engine: RowEngine;
+  readonly runs: RunQueue;
   readonly hasher: KeyHasher;
   readonly keyPrefix: string;
   readonly maxBatchRows: number;
+  readonly ttl: PredictionTtl;
   readonly metrics: Metrics;
+  /** The current generation of an invalidation scope (coherence/scopes.ts); 0 when none moved it. */
+  readonly generation: (scope: string) => number;
+  /** Early refresh (cache/early_refresh.ts): its beta (0: off), and how long a stored row lives at least. */
+  readonly earlyRefresh: { readonly beta: number; readonly lifetimeMs: number };
+  /** Auto-bypass (auto_bypass.ts): its settings (hitRatio 0: off) and what an L2 lookup round trip costs. */
+  readonly autoBypass: {
+    readonly settings: AutoBypassSettings;
+    readonly roundTripMs: () => number | undefined;
+    readonly now?: () => number;
+  };
 }
 
+const SOURCE: Record<EngineSource, RowSource> = { l1: 'l1', l2: 'l2', computed: 'model' };
+
+/** The cache kinds of one model version (per row, and for requests cached whole), and its key scope. */
+interface VersionKinds {
+  readonly rows: CacheKind<Prediction>;
+  readonly whole: CacheKind<Prediction>;
+  /** Its invalidation scopes: the model's, and the version's. */
+  readonly scopes: readonly [string, string];
+  /** The key scope last built, and the generations it was built for. */
+  scope: { readonly model: number; readonly version: number; readonly text: string } | undefined;
+  /** What one of its runs costs (ms), for early refresh and auto-bypass. */
+  readonly runCost: CostAverage;
+  /** Whether caching it pays; undefined when auto-bypass is off. */
+  readonly auto: AutoBypass | undefined;
+  /** Its count of auto-bypassed rows. */
+  readonly bypassedRows: { inc(n: number): void };
+}
+
+// A run's cost before one was measured here (its rows may all come from L2).
+const INITIAL_RUN_COST_MS = 10;
+// A background refresh is nobody's call: no caller cancels it, and it gives up after this.
+const REFRESH_DEADLINE_MS = 30_000;
+const NEVER = new AbortController().signal;
+const BYPASS: CacheControl = { bypass: true, noStore: true, maxAgeMs: 0 };
+
+/** Most rows a request may have to be answered from L1 without yielding (the hashing of more yields). */
+const NOW_MAX_ROWS = ROWS_PER_SLICE_MAX;
+
+/** A Predict by inputs, as the synchronous L1 answer takes it. */
+export type PredictNowRequest = Pick<PredictRequest, 'model' | 'version' | 'inputs' | 'cache'>;
+
 /**
- * Predict, cached row by row: hits from L1, one Redis round trip for the L1
- * misses, one model run for what is still missing (rows another request is
- * already computing are awaited, not run twice), then the response in the
- * request's order.
+ * Predict through the row engine: a batch is cached row by row (hits from
+ * L1, one Redis round trip for the rest, one model run for what is still
+ * missing), and the response comes back in the request's order. The version
+ * is pinned when the request starts: its rows are read and written under
+ * that version's keys only.
  */
 export class PredictService {
   readonly #deps: PredictDeps;
-  readonly #flight = new SingleFlight<CacheEntry>();
-
   readonly #sources: SourceCounter;
+  readonly #kinds = new WeakMap<ReadyVersion, VersionKinds>();
 
   constructor(deps: PredictDeps) {
     this.#deps = deps;
-    this.#sources = new SourceCounter(deps.metrics);
+    this.#sources = new SourceCounter(deps.metrics.model.rowsServed);
   }
 
   async predict(req: PredictRequest): Promise<PredictResult> {
+    return this.predictOn(resolveVersion(this.#deps.models(), req.model, req.version), req);
+  }
+
+  /**
+   * The answer when every row of a row-cached request is in L1, computed
+   * synchronously: no promise, no cancellation signal, no timer, which is
+   * most of what a hit would otherwise cost beyond gRPC itself. Undefined
+   * when anything is missing or the request is not of that kind (bypass, a
+   * model cached whole, more rows than are hashed in one go): the caller then
+   * goes through predict(), which counts its own lookups. Bad input throws
+   * as predict() would.
+   */
+  predictNow(req: PredictNowRequest): PredictResult | undefined {
+    if (req.cache.bypass) return undefined;
     const mv = resolveVersion(this.#deps.models(), req.model, req.version);
-    const rows = validateInputs(mv.name, mv.signature, req.inputs, { maxBatchRows: this.#deps.maxBatchRows });
-    // Signature order, so the same inputs sent in any order hash alike.
-    const inputs = mv.signature.inputs.map((s) => {
-      const t = req.inputs.get(s.name) as HostTensor;
-      canonicalizeInPlace(t);
-      return [s.name, t] as const;
-    });
-    const ctx: KeyContext = {
-      prefix: this.#deps.keyPrefix,
-      hasher: this.#deps.hasher,
-      model: mv.name,
-      version: mv.version,
-      digest: mv.digest,
-    };
+    if (!mv.signature.rowCacheable) return undefined;
+    const auto = this.#kindsOf(mv).auto;
+    if (auto?.bypassing()) return undefined;
+    const { rows, inputs } = signatureInputs(mv, req.inputs, this.#deps.maxBatchRows);
+    if (rows > NOW_MAX_ROWS) return undefined;
+    const keys = rowKeysNow(this.#keyContext(mv), inputs, inputRowViews(inputs), rows);
+    const values = this.#deps.engine.fromL1(this.#kindsOf(mv).rows, keys, maxAge(req.cache.maxAgeMs));
+    if (values === undefined) return undefined;
+    if (!req.cache.noStore) this.#refreshDue(mv, keys, values, inputs, undefined, rows);
+    const rowSources = new Array<RowSource>(rows).fill('l1');
+    this.#sources.count(mv.name, rowSources);
+    auto?.observe(rows, rows);
+    return { model: mv.name, version: mv.version, outputs: stacked(mv, values), rowSources, rowCached: true };
+  }
+
+  async predictOn(mv: ReadyVersion, pinned: PinnedRequest): Promise<PredictResult> {
+    const { rows, inputs } = signatureInputs(mv, pinned.inputs, this.#deps.maxBatchRows);
+    const kinds = this.#kindsOf(mv);
+    // A caller's own bypass is neither a sign of the version's hit ratio nor an auto-bypassed row.
+    const auto = pinned.cache.bypass ? undefined : kinds.auto;
+    const bypassed = auto?.bypassing() === true;
+    const req = bypassed ? { ...pinned, cache: BYPASS } : pinned;
+    const ctx = this.#keyContext(mv);
     const result = mv.signature.rowCacheable
-      ? await this.#predictRows(mv, ctx, inputs, rows, req.cache, req.deadline)
-      : await this.#predictWhole(mv, ctx, inputs, req.cache, req.deadline);
+      ? await this.#predictRows(mv, ctx, inputs, rows, req)
+      : await this.#predictWhole(mv, ctx, inputs, req);
     this.#sources.count(mv.name, result.rowSources);
+    if (bypassed) kinds.bypassedRows.inc(rows);
+    else if (auto !== undefined) {
+      let hits = 0;
+      for (const s of result.rowSources) if (s !== 'model') hits++;
+      auto.observe(result.rowSources.length, hits);
+    }
     return result;
+  }
+
+  /** Whether the version is auto-bypassed now (ListModels): from the window that decided it to its recheck. */
+  autoBypassed(mv: ReadyVersion): boolean {
+    return this.#kinds.get(mv)?.auto?.bypassed === true;
   }
 
   async #predictRows(
     mv: ReadyVersion,
     ctx: KeyContext,
-    inputs: readonly (readonly [string, HostTensor])[],
+    inputs: Inputs,
     rows: number,
-    cache: CacheControl,
-    deadline: number,
+    req: PinnedRequest,
   ): Promise<PredictResult> {
+    const done = (outputs: readonly NamedTensor[], rowSources: RowSource[]): PredictResult => ({
+      model: mv.name,
+      version: mv.version,
+      outputs,
+      rowSources,
+      rowCached: true,
+    });
     // A bypass never reads or writes the cache: its rows need no keys.
-    if (cache.bypass) return this.#runRowsUncached(mv, inputs, rows, deadline);
+    if (req.cache.bypass) {
+      const outputs = await this.#run(mv, feedsOf(inputs), rows, req);
+      return done(outputs, new Array<RowSource>(rows).fill('model'));
+    }
     const views = inputRowViews(inputs);
     const keys = await rowKeys(ctx, inputs, views, rows);
-    const hits = await this.#deps.cache.getMany('p', keys, cache.maxAgeMs);
-    const entries: (CacheEntry | undefined)[] = hits.map((h) => h?.entry);
-    const sources: RowSource[] = hits.map((h) => h?.tier ?? 'model');
-
-    // Rows to run: first occurrence of each missing key not already in flight.
-    const toRun: number[] = [];
-    const retry: number[] = [];
-    const waits: Promise<void>[] = [];
-    const firstRow = new Map<string, number>();
-    for (let r = 0; r < rows; r++) {
-      if (entries[r] !== undefined) continue;
-      const key = keys[r] as string;
-      if (firstRow.has(key)) continue;
-      firstRow.set(key, r);
-      const pending = this.#flight.pending(key);
-      if (pending === undefined) toRun.push(r);
-      // Never rejects: if the other request's run fails (its own deadline,
-      // say), this request runs the row itself rather than inherit the error.
-      else
-        waits.push(
-          pending.then(
-            (e) => {
-              entries[r] = e;
-            },
-            () => {
-              retry.push(r);
-            },
-          ),
-        );
-    }
-    const job: RowJob = { mv, inputs, views, keys, entries, noStore: cache.noStore, deadline };
-    if (toRun.length === rows) {
-      // Every row missing: the request's tensors are the batch, no restacking,
-      // and the run's outputs are the response.
-      const outputs = await this.#runRows(job, toRun, true);
-      return { model: mv.name, version: mv.version, outputs, rowSources: sources, rowCached: true };
-    }
-    try {
-      if (toRun.length > 0) await this.#runRows(job, toRun, false);
-    } finally {
-      await Promise.all(waits);
-    }
-    if (retry.length > 0) await this.#runRows(job, retry, false);
-    for (let r = 0; r < rows; r++) {
-      if (entries[r] === undefined) entries[r] = entries[firstRow.get(keys[r] as string) as number];
-    }
-    const outputs = mv.signature.outputs.map((spec, j) => {
-      const first = (entries[0] as CacheEntry).tensors[j] as HostTensor;
-      const rowData = entries.map((e) => ((e as CacheEntry).tensors[j] as HostTensor).data);
-      return { name: spec.name, ...stackRows(first.dtype, first.dims, rowData) };
+    // When every row is missing, the request's tensors are the batch (no
+    // restacking) and the run's outputs are the response.
+    let asRequested: NamedTensor[] | undefined;
+    const result = await this.#deps.engine.run({
+      kind: this.#kindsOf(mv).rows,
+      keys,
+      store: !req.cache.noStore,
+      accept: maxAge(req.cache.maxAgeMs),
+      signal: req.signal,
+      compute: async (list) => {
+        const outputs = await this.#run(mv, feedsOfRows(inputs, views, list, rows), list.length, req);
+        if (list.length === rows) asRequested = outputs;
+        return splitRows(outputs, Date.now());
+      },
     });
-    return { model: mv.name, version: mv.version, outputs, rowSources: sources, rowCached: true };
-  }
-
-  /**
-   * Runs the given rows in one model run, claims them for single-flight,
-   * fills `job.entries` and stores the new rows. `whole` means the rows are
-   * the entire request, in order, so its tensors are fed as they are.
-   */
-  async #runRows(job: RowJob, list: readonly number[], whole: boolean): Promise<NamedTensor[]> {
-    const runKeys = list.map((r) => job.keys[r] as string);
-    const claim = this.#flight.claim(runKeys);
-    try {
-      const feeds = whole
-        ? job.inputs.map(([name, t]) => ({ name, ...t }))
-        : job.inputs.map(([name, t], i) => ({
-            name,
-            ...stackRows(
-              t.dtype,
-              t.dims.slice(1),
-              list.map((r) => (job.views[i] as Buffer[])[r] as Buffer),
-            ),
-          }));
-      const outputs = await this.#run(job.mv, feeds, list.length, job.deadline);
-      const computed = splitRows(outputs, Date.now());
-      list.forEach((r, j) => {
-        job.entries[r] = computed[j];
-        claim.resolve(runKeys[j] as string, computed[j] as CacheEntry);
-      });
-      if (!job.noStore) this.#deps.cache.setMany(runKeys, computed);
-      return outputs;
-    } catch (error) {
-      claim.reject(error);
-      throw error;
+    if (!req.cache.noStore) {
+      const cached = result.values.map((v, r) => (result.sources[r] === 'computed' ? undefined : v));
+      this.#refreshDue(mv, keys, cached, inputs, views, rows);
     }
-  }
-
-  /** A bypass of a row-cacheable model: one run of the request as it is. */
-  async #runRowsUncached(
-    mv: ReadyVersion,
-    inputs: readonly (readonly [string, HostTensor])[],
-    rows: number,
-    deadline: number,
-  ): Promise<PredictResult> {
-    const feeds = inputs.map(([name, t]) => ({ name, ...t }));
-    const outputs = await this.#run(mv, feeds, rows, deadline);
-    const rowSources = new Array<RowSource>(rows).fill('model');
-    return { model: mv.name, version: mv.version, outputs, rowSources, rowCached: true };
+    const rowSources = result.sources.map((s) => SOURCE[s]);
+    if (asRequested !== undefined) return done(asRequested, rowSources);
+    return done(stacked(mv, result.values), rowSources);
   }
 
   async #predictWhole(
     mv: ReadyVersion,
     ctx: KeyContext,
-    inputs: readonly (readonly [string, HostTensor])[],
-    cache: CacheControl,
-    deadline: number,
+    inputs: Inputs,
+    req: PinnedRequest,
   ): Promise<PredictResult> {
-    const key = wholeKey(ctx, inputs);
-    const hit = cache.bypass ? undefined : (await this.#deps.cache.getMany('p', [key], cache.maxAgeMs))[0];
-    let entry = hit?.entry;
-    if (entry === undefined) {
-      const outputs = await this.#run(
-        mv,
-        inputs.map(([name, t]) => ({ name, ...t })),
-        undefined,
-        deadline,
-      );
-      entry = { createdAt: Date.now(), tensors: outputs };
-      if (!cache.bypass && !cache.noStore) this.#deps.cache.setMany([key], [entry]);
+    const toOutputs = (tensors: readonly HostTensor[]): NamedTensor[] =>
+      mv.signature.outputs.map((spec, j) => ({ name: spec.name, ...(tensors[j] as HostTensor) }));
+    // A bypass never reads or writes the cache: its request needs no key.
+    if (req.cache.bypass) {
+      const outputs = await this.#run(mv, feedsOf(inputs), undefined, req);
+      return { model: mv.name, version: mv.version, outputs, rowSources: ['model'], rowCached: false };
     }
-    const outputs = mv.signature.outputs.map((spec, j) => ({
-      name: spec.name,
-      ...(entry.tensors[j] as HostTensor),
-    }));
+    const result = await this.#deps.engine.run({
+      kind: this.#kindsOf(mv).whole,
+      keys: [wholeKey(ctx, inputs)],
+      store: !req.cache.noStore,
+      accept: maxAge(req.cache.maxAgeMs),
+      signal: req.signal,
+      compute: async () => [
+        { createdAt: Date.now(), tensors: await this.#run(mv, feedsOf(inputs), undefined, req) },
+      ],
+    });
+    const entry = result.values[0] as Prediction;
+    const source = SOURCE[result.sources[0] ?? 'computed'];
     return {
       model: mv.name,
       version: mv.version,
-      outputs,
-      rowSources: [hit?.tier ?? 'model'],
+      outputs: toOutputs(entry.tensors as readonly HostTensor[]),
+      rowSources: [source],
       rowCached: false,
     };
   }
 
-  /** One model run; with `rows` set, every output must have that many rows. */
+  /**
+   * The version's key context, read when the request starts: its scope holds
+   * the version and the generations of the model and of the version, and is
+   * built again only when one of those generations moved.
+   */
+  #keyContext(mv: ReadyVersion): KeyContext {
+    const kinds = this.#kindsOf(mv);
+    const { generation } = this.#deps;
+    const model = generation(kinds.scopes[0]);
+    const version = generation(kinds.scopes[1]);
+    let scope = kinds.scope;
+    if (scope === undefined || scope.model !== model || scope.version !== version) {
+      const text = keyScope(this.#deps.keyPrefix, 'p', mv.name, `${mv.version}:g${model}.${version}`);
+      scope = { model, version, text };
+      kinds.scope = scope;
+    }
+    return { scope: scope.text, hasher: this.#deps.hasher, digest: mv.digest };
+  }
+
+  /** The cache kind of a version's stored values (per row, or whole requests). */
+  kindFor(mv: ReadyVersion): CacheKind<Prediction> {
+    const kinds = this.#kindsOf(mv);
+    return mv.signature.rowCacheable ? kinds.rows : kinds.whole;
+  }
+
+  #kindsOf(mv: ReadyVersion): VersionKinds {
+    let kinds = this.#kinds.get(mv);
+    if (kinds === undefined) {
+      const runCost = new CostAverage(INITIAL_RUN_COST_MS);
+      kinds = {
+        rows: predictionKind(mv.signature.outputs, true, this.#deps.ttl),
+        whole: predictionKind(mv.signature.outputs, false, this.#deps.ttl),
+        scopes: [`p:${mv.name}`, `p:${mv.name}@${mv.version}`],
+        scope: undefined,
+        runCost,
+        auto: this.#autoBypassOf(mv, runCost),
+        bypassedRows: this.#deps.metrics.model.autoBypassedRows.labels(mv.name),
+      };
+      this.#kinds.set(mv, kinds);
+    }
+    return kinds;
+  }
+
+  #autoBypassOf(mv: ReadyVersion, runCost: CostAverage): AutoBypass | undefined {
+    const { settings, roundTripMs, now = Date.now } = this.#deps.autoBypass;
+    if (!(settings.hitRatio > 0)) return undefined;
+    const gauge = this.#deps.metrics.model.autoBypassed.labels(mv.name, mv.version);
+    gauge.set(0);
+    return new AutoBypass(settings, { runMs: () => runCost.ms, roundTripMs }, now, (on) =>
+      gauge.set(on ? 1 : 0),
+    );
+  }
+
   async #run(
     mv: ReadyVersion,
     feeds: NamedTensor[],
     rows: number | undefined,
-    deadline: number,
+    req: PinnedRequest,
   ): Promise<NamedTensor[]> {
-    const { metrics, pool } = this.#deps;
-    const stop = metrics.inferenceDuration.labels(mv.name).startTimer();
-    try {
-      const outputs = await pool.run(
-        mv.path,
-        feeds,
-        mv.signature.outputs.map((o) => o.name),
-        deadline,
-      );
-      metrics.inferenceBatchRows.labels(mv.name).observe(rows ?? 1);
-      if (rows !== undefined) {
-        for (const o of outputs) {
-          if (o.dims[0] !== rows) {
-            throw new InferCacheError(
-              'E_INFERENCE_FAILED',
-              `model ${mv.name}:${mv.version} output "${o.name}" has ${o.dims[0]} rows for ${rows} input rows; ` +
-                'set "rowCacheable": false in its model.json',
-            );
-          }
-        }
-      }
-      return outputs;
-    } catch (error) {
-      const reason = error instanceof InferCacheError ? error.code : 'E_INFERENCE_FAILED';
-      metrics.inferenceErrors.labels(mv.name, reason).inc();
-      throw error;
-    } finally {
-      stop();
-    }
+    const started = performance.now();
+    const outputs = await runModel(this.#deps, mv, feeds, rows, req);
+    this.#kindsOf(mv).runCost.add(performance.now() - started);
+    return outputs;
   }
+
+  /**
+   * Starts, in the background, the early refresh of the cached rows (values
+   * undefined for rows just computed) that XFetch says are due: one run for
+   * all of them, stored like any computed row. The caller's answer does not
+   * wait for it.
+   */
+  #refreshDue(
+    mv: ReadyVersion,
+    keys: readonly string[],
+    values: readonly (Prediction | undefined)[],
+    inputs: Inputs,
+    views: readonly Buffer[][] | undefined,
+    rows: number,
+  ): void {
+    const { beta, lifetimeMs } = this.#deps.earlyRefresh;
+    if (beta <= 0) return;
+    const kinds = this.#kindsOf(mv);
+    const now = Date.now();
+    const due: number[] = [];
+    for (let r = 0; r < values.length; r++) {
+      const v = values[r];
+      if (v !== undefined && refreshDue(now, v.createdAt + lifetimeMs, kinds.runCost.ms, beta)) due.push(r);
+    }
+    if (due.length === 0) return;
+    const rowViews = views ?? inputRowViews(inputs);
+    const background: PinnedRequest = {
+      inputs: new Map(),
+      cache: { bypass: false, noStore: false, maxAgeMs: 0 },
+      deadline: now + REFRESH_DEADLINE_MS,
+      signal: NEVER,
+    };
+    const refreshed = this.#deps.engine.refresh(
+      {
+        kind: kinds.rows,
+        keys,
+        store: true,
+        signal: NEVER,
+        compute: async (list) =>
+          splitRows(
+            await this.#run(mv, feedsOfRows(inputs, rowViews, list, rows), list.length, background),
+            Date.now(),
+          ),
+      },
+      due,
+    );
+    const counted = this.#deps.metrics.cache.earlyRefreshes;
+    void refreshed.then((r) => {
+      if (r.rows > 0) counted.labels('p', r.failed ? 'failed' : 'ok').inc(r.rows);
+    });
+  }
+}
+
+/** Per output, the rows' values stacked on a new axis 0, in row order. */
+function stacked(mv: ReadyVersion, values: readonly Prediction[]): NamedTensor[] {
+  return mv.signature.outputs.map((spec, j) => {
+    const first = (values[0] as Prediction).tensors[j] as HostTensor;
+    if (values.length === 1)
+      return { name: spec.name, dtype: first.dtype, dims: [1, ...first.dims], data: first.data };
+    const rowData = values.map((p) => (p.tensors[j] as HostTensor).data);
+    return { name: spec.name, ...stackRows(first.dtype, first.dims, rowData) };
+  });
+}
+
+function maxAge(maxAgeMs: number): ((p: Prediction) => boolean) | undefined {
+  if (maxAgeMs <= 0) return undefined;
+  return (p) => Date.now() - p.createdAt <= maxAgeMs;
 }

@@ -1,18 +1,21 @@
-import type { Metrics } from '../ops/metrics.js';
-
 /** Where one row of a response came from. */
 export type RowSource = 'l1' | 'l2' | 'model';
 
 type Children = Record<RowSource, { inc(n: number): void }>;
 
+/** A counter labelled by model and source: prom-client's, or a plain one (ops/plain_metrics.ts). */
+interface LabelledCounter {
+  labels(model: string, source: string): { inc(n: number): void };
+}
+
 /** Counts answered rows by model and source (infercache_rows_total). */
 export class SourceCounter {
-  readonly #metrics: Metrics;
+  readonly #rows: LabelledCounter;
   // prom-client hashes label values on every labels() call; this runs per call.
   readonly #children = new Map<string, Children>();
 
-  constructor(metrics: Metrics) {
-    this.#metrics = metrics;
+  constructor(rows: LabelledCounter) {
+    this.#rows = rows;
   }
 
   count(model: string, sources: readonly RowSource[]): void {
@@ -31,7 +34,7 @@ export class SourceCounter {
   #childrenOf(model: string): Children {
     let c = this.#children.get(model);
     if (c === undefined) {
-      const rows = this.#metrics.rowsServed;
+      const rows = this.#rows;
       c = { l1: rows.labels(model, 'l1'), l2: rows.labels(model, 'l2'), model: rows.labels(model, 'model') };
       this.#children.set(model, c);
     }

@@ -1,12 +1,12 @@
-import type { CacheEntry } from '../cache/entry.js';
 import type { NamedTensor } from '../model/pool.js';
 import { rowViews } from '../tensor/rows.js';
+import type { Prediction } from './prediction_kind.js';
 
 /** Cuts a batch's outputs into one cache entry per row. */
-export function splitRows(outputs: readonly NamedTensor[], createdAt: number): CacheEntry[] {
+export function splitRows(outputs: readonly NamedTensor[], createdAt: number): Prediction[] {
   const perOutput = outputs.map((o) => ({ o, rows: rowViews(o) }));
   const count = outputs[0]?.dims[0] ?? 0;
-  const entries: CacheEntry[] = new Array(count);
+  const entries: Prediction[] = new Array(count);
   for (let r = 0; r < count; r++) {
     entries[r] = {
       createdAt,

@@ -1,72 +1,16 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inferCacheService, loadPackageDefinition } from '../../src/api/proto.js';
+import { describeFiles, descriptorSet, reflect } from '../helpers/reflection_client.js';
 import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
 
-// The reflection protos ship inside @grpc/reflection (build/proto next to build/src).
-const reflectionPackageMain = createRequire(import.meta.url).resolve('@grpc/reflection');
-const REFLECTION_PROTO = join(dirname(reflectionPackageMain), '../proto/grpc/reflection/v1/reflection.proto');
-
-interface ReflectionResponse {
-  valid_host: string;
-  list_services_response?: { service: { name: string }[] } | null;
-  file_descriptor_response?: { file_descriptor_proto: Buffer[] } | null;
-  error_response?: { error_code: number; error_message: string } | null;
-  message_response: string;
-}
-
-/** Sends each request on one ServerReflectionInfo stream and collects one response per request. */
-async function reflect(addr: string, requests: Record<string, unknown>[]): Promise<ReflectionResponse[]> {
-  const definition = protoLoader.loadSync(REFLECTION_PROTO, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
-  };
-  const client = new loaded.grpc.reflection.v1.ServerReflection(addr, grpc.credentials.createInsecure());
-  try {
-    const stream = (
-      client as unknown as {
-        ServerReflectionInfo(o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, ReflectionResponse>;
-      }
-    ).ServerReflectionInfo({ deadline: Date.now() + 15_000 });
-    const responses: ReflectionResponse[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      stream.on('data', (r: ReflectionResponse) => {
-        responses.push(r);
-        if (responses.length === requests.length) stream.end();
-      });
-      stream.on('error', reject);
-      stream.on('end', () => resolve());
-    });
-    for (const r of requests) stream.write(r);
-    await done;
-    return responses;
-  } finally {
-    client.close();
-  }
-}
-
-/** Wraps FileDescriptorProtos in a FileDescriptorSet (field 1, length-delimited). */
-function descriptorSet(files: Buffer[]): Buffer {
-  const varint = (n: number) => {
-    const bytes: number[] = [];
-    while (n > 0x7f) {
-      bytes.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    bytes.push(n);
-    return Buffer.from(bytes);
-  };
-  return Buffer.concat(files.flatMap((f) => [Buffer.from([0x0a]), varint(f.length), f]));
-}
+const SERVED = [
+  'grpc.health.v1.Health',
+  'grpc.reflection.v1.ServerReflection',
+  'grpc.reflection.v1alpha.ServerReflection',
+  'infercache.v1.InferCache',
+];
 
 describe('gRPC server reflection', () => {
   let sidecar: Sidecar;
@@ -75,33 +19,34 @@ describe('gRPC server reflection', () => {
   });
   afterAll(stopAllSidecars);
 
-  it('finds the reflection protos shipped in @grpc/reflection', () => {
-    expect(existsSync(REFLECTION_PROTO)).toBe(true);
-  });
-
-  it('lists the InferCache, health and reflection services', async () => {
-    const [res] = await reflect(sidecar.grpcAddr, [{ list_services: '' }]);
-    expect(res?.error_response ?? null).toBeNull();
-    const names = (res?.list_services_response?.service ?? []).map((s) => s.name).sort();
-    expect(names).toEqual([
-      'grpc.health.v1.Health',
-      'grpc.reflection.v1.ServerReflection',
-      'infercache.v1.InferCache',
-    ]);
-  });
+  it.each(['v1', 'v1alpha'] as const)(
+    'lists the InferCache, health and both reflection services (%s)',
+    async (version) => {
+      const [res] = await reflect(sidecar.grpcAddr, [{ list_services: '' }], version);
+      expect(res?.error_response ?? null).toBeNull();
+      expect((res?.list_services_response?.service ?? []).map((s) => s.name)).toEqual(SERVED);
+    },
+  );
 
   it('returns a file descriptor describing infercache.v1.InferCache and its methods', async () => {
     const [res] = await reflect(sidecar.grpcAddr, [{ file_containing_symbol: 'infercache.v1.InferCache' }]);
     expect(res?.error_response ?? null).toBeNull();
     const files = res?.file_descriptor_response?.file_descriptor_proto ?? [];
-    expect(files.length).toBeGreaterThan(0);
+    // The file, then every file it imports, so a client can build it from the answer alone.
+    expect(describeFiles(files).map((f) => f.proto.name)).toEqual([
+      'infercache/v1/infercache.proto',
+      'infercache/v1/admin.proto',
+      'infercache/v1/features.proto',
+    ]);
 
     // Decode what came back with proto-loader: it must describe the service
     // as a client would use it, with both methods and their message types.
     const definition = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), { keepCase: true });
     const service = definition['infercache.v1.InferCache'] as protoLoader.ServiceDefinition | undefined;
     expect(service).toBeDefined();
-    expect(Object.keys(service ?? {}).sort()).toEqual(['ListModels', 'Predict']);
+    expect(Object.keys(service ?? {}).sort()).toEqual(
+      Object.keys(inferCacheService(loadPackageDefinition())).sort(),
+    );
     const predict = service?.Predict;
     expect(predict?.path).toBe('/infercache.v1.InferCache/Predict');
     expect(predict?.requestType.type).toMatchObject({ name: 'PredictRequest' });
@@ -109,8 +54,81 @@ describe('gRPC server reflection', () => {
     expect(definition['infercache.v1.Tensor']).toBeDefined();
   });
 
-  it('answers NOT_FOUND for a symbol it does not serve', async () => {
-    const [res] = await reflect(sidecar.grpcAddr, [{ file_containing_symbol: 'no.such.Service' }]);
-    expect(res?.error_response?.error_code).toBe(grpc.status.NOT_FOUND);
+  it('finds the file of a method, a nested enum, an enum value and a field', async () => {
+    const symbols = [
+      'infercache.v1.InferCache.Predict',
+      'infercache.v1.ModelVersion.State',
+      'infercache.v1.ROW_SOURCE_L1',
+      'infercache.v1.PredictRequest.inputs',
+      'grpc.health.v1.HealthCheckResponse.ServingStatus',
+      'grpc.reflection.v1alpha.ServerReflectionRequest',
+    ];
+    const responses = await reflect(
+      sidecar.grpcAddr,
+      symbols.map((s) => ({ file_containing_symbol: s })),
+    );
+    const names = responses.map(
+      (r) => describeFiles(r.file_descriptor_response?.file_descriptor_proto ?? [])[0]?.proto.name,
+    );
+    expect(names).toEqual([
+      'infercache/v1/infercache.proto',
+      'infercache/v1/infercache.proto',
+      'infercache/v1/infercache.proto',
+      'infercache/v1/infercache.proto',
+      'grpc/health/v1/health.proto',
+      'grpc/reflection/v1alpha/reflection.proto',
+    ]);
+  });
+
+  it('answers every request of one stream in order, echoing each request', async () => {
+    const requests = [
+      { list_services: '' },
+      { file_by_filename: 'grpc/health/v1/health.proto' },
+      { list_services: '' },
+    ];
+    const responses = await reflect(sidecar.grpcAddr, requests);
+    expect(responses.map((r) => r.message_response)).toEqual([
+      'list_services_response',
+      'file_descriptor_response',
+      'list_services_response',
+    ]);
+    expect(responses[1]?.original_request).toMatchObject({ file_by_filename: 'grpc/health/v1/health.proto' });
+  });
+
+  it('answers NOT_FOUND for a symbol, a file or an extension it does not serve', async () => {
+    const responses = await reflect(sidecar.grpcAddr, [
+      { file_containing_symbol: 'no.such.Service' },
+      { file_by_filename: 'infercache_v1.proto' },
+      { file_containing_extension: { containing_type: 'infercache.v1.Tensor', extension_number: 100 } },
+      { all_extension_numbers_of_type: 'no.such.Message' },
+    ]);
+    expect(responses.map((r) => r.error_response?.error_code)).toEqual(Array(4).fill(grpc.status.NOT_FOUND));
+    expect(responses[0]?.error_response?.error_message).toBe('symbol "no.such.Service" not found');
+  });
+
+  it('lists no extension numbers for a message nothing extends', async () => {
+    const [res] = await reflect(sidecar.grpcAddr, [
+      { all_extension_numbers_of_type: 'infercache.v1.Tensor' },
+    ]);
+    expect(res?.all_extension_numbers_response).toEqual({
+      base_type_name: 'infercache.v1.Tensor',
+      extension_number: [],
+    });
+  });
+
+  it('refuses a name over 1024 bytes and repeats at most 64 characters of a client value', async () => {
+    const [tooLong, unknown] = await reflect(sidecar.grpcAddr, [
+      { file_containing_symbol: 'x'.repeat(1025) },
+      { file_by_filename: '\u2028é'.repeat(200) },
+    ]);
+    expect(tooLong?.error_response).toEqual({
+      error_code: grpc.status.INVALID_ARGUMENT,
+      error_message: 'file_containing_symbol is longer than 1024 bytes',
+    });
+    expect(tooLong?.original_request ?? null).toBeNull();
+    const message = unknown?.error_response?.error_message ?? '';
+    expect(unknown?.error_response?.error_code).toBe(grpc.status.NOT_FOUND);
+    expect(message).toBe(`file "${'?é'.repeat(32)}"... not found`);
+    expect(Buffer.byteLength(message)).toBeLessThan(300);
   });
 });

@@ -119,4 +119,43 @@ describe('graceful shutdown', () => {
     expect(await exited).toBe(0);
     watch.close();
   });
+
+  it('past its grace period drops the queued model runs of cancelled calls and exits within the grace plus a small bound', {
+    timeout: 90_000,
+  }, async () => {
+    const GRACE_MS = 1000;
+    const sidecar = await startSidecar({
+      redisUrl: '',
+      env: { INFERCACHE_SHUTDOWN_GRACE_MS: String(GRACE_MS), INFERCACHE_INFERENCE_THREADS: '1' },
+    });
+    // Twelve 8192-row runs of the heavy model: about 1.5 s each here, so
+    // running them all would take far longer than the grace period.
+    const calls = Array.from({ length: 12 }, () =>
+      sidecar.client.predict(heavyRequest(heavyRows(8192), { cache: { bypass: true } }), {
+        deadlineMs: 120_000,
+      }),
+    );
+    const settled = Promise.allSettled(calls);
+    const queued = async () =>
+      metricValue(await sidecar.metrics(), 'infercache_inference_queue_seconds_count', { model: 'heavy' }) ??
+      0;
+    await eventually(
+      'the first run to start',
+      async () => ((await queued()) >= 1 ? true : undefined),
+      60_000,
+    );
+    const exited = waitForExit(sidecar.proc);
+    const sentAt = performance.now();
+    sidecar.proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const exitMs = performance.now() - sentAt;
+    // Before the fix the queued runs of the cancelled calls still executed:
+    // 17.1 s to exit with a 1 s grace.
+    expect(exitMs).toBeLessThan(GRACE_MS + 2000);
+    const results = await settled;
+    expect(results.filter((r) => r.status === 'rejected').length).toBeGreaterThanOrEqual(10);
+    expect(sidecar.logs().map((l) => l.msg)).toContain(
+      'grace period over: cancelling the calls still running',
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { metricValue } from '../helpers/metrics.js';
 import { grpcError, heavyRequest, heavyRows, SRC, sleep } from '../helpers/requests.js';
 import { startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
 
@@ -7,7 +8,8 @@ describe('single-flight across requests', () => {
   afterAll(stopAllSidecars);
 
   it('runs a row itself when the request it was waiting on fails, instead of inheriting that failure', async () => {
-    const sidecar = await startSidecar({ redisUrl: '' });
+    // One long run (not pieces) keeps the worker busy for the whole test.
+    const sidecar = await startSidecar({ redisUrl: '', env: { INFERCACHE_MAX_RUN_ROWS: '8192' } });
     const row = heavyRows(1);
     // Keep the only inference worker busy, so the next run waits in its queue.
     const blocker = sidecar.client.predict(heavyRequest(heavyRows(4096), { cache: { bypass: true } }), {
@@ -27,5 +29,20 @@ describe('single-flight across requests', () => {
     // The failed claim hurt nothing: the row is cached now, and the sidecar serves.
     expect((await sidecar.client.predict(heavyRequest(row))).row_sources).toEqual([SRC.L1]);
     expect(await sidecar.client.health('')).toBe('SERVING');
+  });
+
+  it('runs two concurrent identical misses exactly once', async () => {
+    const sidecar = await startSidecar({ redisUrl: '' });
+    const rows = heavyRows(512);
+    const runs = async () =>
+      metricValue(await sidecar.metrics(), 'infercache_inference_batch_rows_count', { model: 'heavy' }) ?? 0;
+    const [first, second] = await Promise.all([
+      sidecar.client.predict(heavyRequest(rows)),
+      sidecar.client.predict(heavyRequest(rows)),
+    ]);
+    expect(first.row_sources).toEqual(new Array(512).fill(SRC.MODEL));
+    expect(second.row_sources).toEqual(new Array(512).fill(SRC.MODEL));
+    expect(second.outputs.y?.raw).toEqual(first.outputs.y?.raw);
+    expect(await runs()).toBe(1);
   });
 });

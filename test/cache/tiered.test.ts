@@ -1,97 +1,241 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeEntry } from '../../src/cache/codec.js';
-import type { CacheEntry } from '../../src/cache/entry.js';
+import type { CacheKind } from '../../src/cache/kind.js';
 import { L1Cache } from '../../src/cache/l1.js';
-import { L2Cache } from '../../src/cache/l2.js';
 import { TieredCache } from '../../src/cache/tiered.js';
-import { createLogger } from '../../src/ops/logger.js';
 import { createMetrics } from '../../src/ops/metrics.js';
-import { DType } from '../../src/tensor/dtypes.js';
+import { NullDoor } from '../../src/redis/null_door.js';
+import { type Blob, blob, blobKind } from '../helpers/blob_kind.js';
+import { openDoor, sleep } from '../helpers/door.js';
 import { sharedRedisUrl } from '../helpers/shared_redis.js';
 
-const log = createLogger('silent');
-const circuit = { resetMs: 1000, errorThresholdPct: 50 };
-const entry = (value: number, createdAt = Date.now()): CacheEntry => ({
-  createdAt,
-  tensors: [{ dtype: DType.FLOAT32, dims: [1], data: Buffer.from(new Float32Array([value]).buffer) }],
-});
-const firstFloat = (e: CacheEntry | undefined) => e?.tensors[0]?.data.readFloatLE(0);
+const SHARES = { p: 0.5, f: 0.3, e: 0.2 };
+const kind = blobKind({ width: 8 });
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const close of closers) await close();
 });
 
-async function tiers() {
-  const metrics = createMetrics();
-  const l2 = new L2Cache(
-    { url: sharedRedisUrl(), timeoutMs: 1000, maxPendingWrites: 1000, circuit },
-    metrics,
-    log,
-  );
-  closers.push(() => l2.close());
-  const deadline = Date.now() + 5000;
-  while (!l2.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const l1 = new L1Cache({ maxBytes: 1 << 20, ttlMs: 60_000 }, metrics);
-  const cache = new TieredCache(l1, l2, { l2TtlMs: 60_000, l2TtlJitter: 0.1 }, metrics);
-  return { cache, l1, l2, metrics };
+/** An L1 and a TieredCache of their own over a door of their own to the shared Redis. */
+async function tiers(maxPendingWrites = 1000) {
+  const d = await openDoor(sharedRedisUrl());
+  closers.push(() => d.close());
+  const l1 = new L1Cache({ maxBytes: 1 << 20, shares: SHARES }, d.metrics.cache, d.metrics.l1Sources);
+  const cache = new TieredCache(l1, d.door, { maxPendingWrites }, d.metrics.cache);
+  return { ...d, cache };
 }
 
 const redis = new Redis(sharedRedisUrl());
 closers.push(() => redis.quit());
 const prefix = `tiered-${randomUUID()}`;
+let n = 0;
+const freshKey = (name: string) => `${prefix}:${name}:${n++}`;
 
-async function untilInRedis(key: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((await redis.exists(key)) === 0) {
-    if (Date.now() > deadline) throw new Error(`${key} never reached Redis`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+const byte0 = (hit: { value: Blob } | undefined) => hit?.value.data[0];
+
+/** Writes `value` to L2 through a cache of its own and waits until it is there. */
+async function inL2(key: string, value: Blob, as: CacheKind<Blob> = kind): Promise<void> {
+  const writer = await tiers();
+  writer.cache.setMany(as, [key], [value]);
+  await writer.cache.flush();
+  expect(await redis.exists(key)).toBe(1);
 }
 
 describe('tiered cache against a real Redis', () => {
   it('answers from L1 first, then L2 in one round trip, and copies L2 hits into L1', async () => {
-    const writer = await tiers();
     const reader = await tiers();
-    const keys = [`${prefix}:a`, `${prefix}:b`, `${prefix}:c`];
-    writer.cache.setMany(keys.slice(0, 2), [entry(1), entry(2)]);
-    await untilInRedis(keys[1] as string);
-    reader.l1.set(keys[0] as string, entry(10));
+    const [a, b, c] = [freshKey('a'), freshKey('b'), freshKey('c')];
+    await inL2(a, blob(8, 1));
+    await inL2(b, blob(8, 2));
+    reader.cache.l1(kind).set(a, blob(8, 10), 60_000);
 
-    const hits = await reader.cache.getMany('p', keys);
+    const hits = await reader.cache.getMany(kind, [a, b, c]);
     expect(hits.map((h) => h?.tier)).toEqual(['l1', 'l2', undefined]);
-    expect(hits.map((h) => firstFloat(h?.entry))).toEqual([10, 2, undefined]);
-    expect(reader.l1.get(keys[1] as string)).toBeDefined();
-    const text = await reader.metrics.registry.metrics();
-    expect(text).toMatch(/infercache_l2_operation_duration_seconds_count\{op="mget"\} 1\b/);
+    expect(hits.map(byte0)).toEqual([10, 2, undefined]);
+    expect(reader.cache.l1(kind).get(b)?.data[0]).toBe(2);
+    expect(await reader.metric('infercache_redis_operation_duration_seconds_count', { op: 'mget' })).toBe(1);
+    const lookups = (tier: string, result: string) =>
+      reader.metric('infercache_cache_lookups_total', { kind: 'p', tier, result });
+    expect([await lookups('l1', 'hit'), await lookups('l1', 'miss')]).toEqual([1, 2]);
+    expect([await lookups('l2', 'hit'), await lookups('l2', 'miss')]).toEqual([1, 1]);
+
+    // Everything in L1 now: no round trip at all.
+    expect((await reader.cache.getMany(kind, [a, b])).map((h) => h?.tier)).toEqual(['l1', 'l1']);
+    expect(await reader.metric('infercache_redis_operation_duration_seconds_count', { op: 'mget' })).toBe(1);
   });
 
-  it('stores L2 entries with a jittered TTL close to the configured one', async () => {
+  it('fetches a key named several times in one lookup from L2 once, and answers it at each of its rows', async () => {
+    const reader = await tiers();
+    const [a, b, gone] = [freshKey('dup-a'), freshKey('dup-b'), freshKey('dup-gone')];
+    await inL2(a, blob(8, 1));
+    await inL2(b, blob(8, 2));
+    const hits = await reader.cache.getMany(kind, [a, b, a, gone, a, gone]);
+    expect(Array.from(hits, (h) => [h?.tier, byte0(h)])).toEqual([
+      ['l2', 1],
+      ['l2', 2],
+      ['l2', 1],
+      [undefined, undefined],
+      ['l2', 1],
+      [undefined, undefined],
+    ]);
+    const lookups = (tier: string, result: string) =>
+      reader.metric('infercache_cache_lookups_total', { kind: 'p', tier, result });
+    expect([await lookups('l1', 'miss'), await lookups('l2', 'hit'), await lookups('l2', 'miss')]).toEqual([
+      6, 2, 1,
+    ]);
+    expect(await reader.metric('infercache_redis_operation_duration_seconds_count', { op: 'mget' })).toBe(1);
+    expect(await reader.metric('infercache_redis_errors_total')).toBeUndefined();
+  });
+
+  it('treats values the caller does not accept (too old) as misses in both tiers', async () => {
+    const reader = await tiers();
+    const [x, y] = [freshKey('old-l1'), freshKey('old-l2')];
+    reader.cache.l1(kind).set(x, blob(8, 5, 10_000), 60_000);
+    await inL2(y, blob(8, 6, 10_000));
+    const fresh = (v: Blob) => v.time >= Date.now() - 1000;
+    expect(await reader.cache.getMany(kind, [x, y], { accept: fresh })).toEqual([undefined, undefined]);
+    expect(reader.cache.l1(kind).get(y)).toBeUndefined();
+    const any = await reader.cache.getMany(kind, [x, y], { accept: () => true });
+    expect(any.map((h) => [h?.tier, byte0(h)])).toEqual([
+      ['l1', 5],
+      ['l2', 6],
+    ]);
+  });
+
+  it('stores L2 values with a jittered TTL close to the configured one', async () => {
     const { cache } = await tiers();
-    const key = `${prefix}:ttl`;
-    cache.setMany([key], [entry(1)]);
-    await untilInRedis(key);
-    const ttl = await redis.pttl(key);
-    expect(ttl).toBeGreaterThan(60_000 * 0.85);
-    expect(ttl).toBeLessThanOrEqual(60_000 * 1.1);
+    const jittered = blobKind({ width: 8, l2Ms: 60_000, jitter: 0.1 });
+    const keys = Array.from({ length: 20 }, () => freshKey('ttl'));
+    cache.setMany(
+      jittered,
+      keys,
+      keys.map(() => blob(8)),
+    );
+    await cache.flush();
+    const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
+    for (const ttl of ttls) {
+      expect(ttl).toBeGreaterThan(54_000 - 5_000);
+      expect(ttl).toBeLessThanOrEqual(66_000);
+    }
+    expect(new Set(ttls).size).toBeGreaterThan(1);
   });
 
-  it('treats entries older than max age as misses in both tiers', async () => {
-    const { cache, l1 } = await tiers();
-    const key = `${prefix}:old`;
-    await redis.set(key, encodeEntry(entry(5, Date.now() - 10_000)));
-    l1.set(key, entry(6, Date.now() - 10_000));
-    expect((await cache.getMany('p', [key], 1000))[0]).toBeUndefined();
-    expect((await cache.getMany('p', [key], 60_000))[0]?.tier).toBe('l1');
+  describe.each([
+    [
+      'garbage bytes',
+      'format',
+      async (key: string) => void (await redis.set(key, 'not a value at all, 32 bytes+')),
+    ],
+    [
+      "another key's value copied under this key",
+      'checksum',
+      async (key: string) => {
+        const other = freshKey('other');
+        await inL2(other, blob(8, 7));
+        await redis.copy(other, key);
+      },
+    ],
+    [
+      'a truncated value',
+      'checksum',
+      async (key: string) => {
+        await inL2(key, blob(8, 7));
+        const bytes = (await redis.getBuffer(key)) as Buffer;
+        await redis.set(key, bytes.subarray(0, bytes.length - 1));
+      },
+    ],
+    ['a value of another schema', 'schema', (key: string) => inL2(key, blob(16, 7), blobKind({ width: 16 }))],
+  ])('a value in L2 that fails its check: %s', (_name, reason, plant) => {
+    it(`is a miss, counted as ${reason}, and a later write overwrites it`, async () => {
+      const key = freshKey('bad');
+      await plant(key);
+      const reader = await tiers();
+      expect(await reader.cache.getMany(kind, [key])).toEqual([undefined]);
+      expect(reader.cache.l1(kind).get(key)).toBeUndefined();
+      expect(await reader.metric('infercache_cache_rejected_values_total', { kind: 'p', reason })).toBe(1);
+      expect(await reader.metric('infercache_cache_lookups_total', { tier: 'l2', result: 'miss' })).toBe(1);
+
+      reader.cache.setMany(kind, [key], [blob(8, 42)]);
+      await reader.cache.flush();
+      const later = await tiers();
+      const hits = await later.cache.getMany(kind, [key]);
+      expect(hits.map((h) => [h?.tier, byte0(h)])).toEqual([['l2', 42]]);
+      expect(await later.metric('infercache_cache_rejected_values_total')).toBeUndefined();
+    });
   });
 
-  it('serves a value that fails to decode as a miss and counts it', async () => {
-    const { cache, metrics } = await tiers();
-    const key = `${prefix}:corrupt`;
-    await redis.set(key, Buffer.from('\u00c1 definitely not a value'));
-    expect((await cache.getMany('p', [key]))[0]).toBeUndefined();
-    expect(await metrics.registry.metrics()).toMatch(/infercache_cache_decode_errors_total 1\b/);
+  it('never keeps an L1 copy of an L2 hit past the L2 lifetime of the value', async () => {
+    const shortL2 = blobKind({ width: 8, l1Ms: 60_000, l2Ms: 10_000 });
+    const reader = await tiers();
+    // Values another writer left in Redis for longer than this reader's L2 TTL.
+    const [expired, expiring] = [freshKey('expired'), freshKey('expiring')];
+    await redis.set(expired, reader.cache.frame(shortL2, expired, blob(8, 1, 20_000)), 'PX', 60_000);
+    await redis.set(expiring, reader.cache.frame(shortL2, expiring, blob(8, 2, 9_400)), 'PX', 60_000);
+    const hits = await reader.cache.getMany(shortL2, [expired, expiring]);
+    expect(hits.map((h) => h?.tier)).toEqual(['l2', 'l2']);
+    expect(reader.cache.l1(shortL2).get(expired)).toBeUndefined();
+    expect(reader.cache.l1(shortL2).get(expiring)).toBeDefined();
+    // Its L2 lifetime ends some 600 ms after it was made, long before the 60 s of L1.
+    await sleep(800);
+    expect(reader.cache.l1(shortL2).get(expiring)).toBeUndefined();
+  });
+
+  it('drops writes past maxPendingWrites and counts them, keeping them in L1', async () => {
+    const { cache, metric } = await tiers(10);
+    const first = Array.from({ length: 8 }, () => freshKey('pending'));
+    const second = Array.from({ length: 5 }, () => freshKey('dropped'));
+    cache.setMany(
+      kind,
+      first,
+      first.map(() => blob(8)),
+    );
+    cache.setMany(
+      kind,
+      second,
+      second.map(() => blob(8)),
+    );
+    expect(await metric('infercache_l2_dropped_writes_total', { kind: 'p' })).toBe(5);
+    await cache.flush();
+    expect(await redis.exists(...first)).toBe(8);
+    expect(await redis.exists(...second)).toBe(0);
+    for (const key of second) expect(cache.l1(kind).get(key)).toBeDefined();
+
+    // Once the writes in flight are done, there is room again.
+    cache.setMany(
+      kind,
+      second,
+      second.map(() => blob(8)),
+    );
+    await cache.flush();
+    expect(await redis.exists(...second)).toBe(5);
+    expect(await metric('infercache_l2_dropped_writes_total', { kind: 'p' })).toBe(5);
+  });
+
+  it('flush() waits for the writes in flight', async () => {
+    const { cache, chaos } = await tiers();
+    chaos.inject({ kind: 'delay', ms: 200 });
+    const key = freshKey('slow');
+    const started = Date.now();
+    cache.setMany(kind, [key], [blob(8)]);
+    expect(await redis.exists(key)).toBe(0);
+    await cache.flush();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(await redis.exists(key)).toBe(1);
+  });
+
+  it('works from L1 alone when no Redis is configured', async () => {
+    const metrics = createMetrics();
+    const l1 = new L1Cache({ maxBytes: 1 << 20, shares: SHARES }, metrics.cache, metrics.l1Sources);
+    const cache = new TieredCache(l1, new NullDoor(), { maxPendingWrites: 10 }, metrics.cache);
+    const key = freshKey('l1-only');
+    cache.setMany(kind, [key], [blob(8, 3)]);
+    await cache.flush();
+    expect((await cache.getMany(kind, [key, freshKey('none')])).map((h) => h?.tier)).toEqual([
+      'l1',
+      undefined,
+    ]);
+    expect(await redis.exists(key)).toBe(0);
   });
 });

@@ -100,12 +100,58 @@ describe('infercache predict (CLI)', () => {
     expect((JSON.parse(again.stdout) as JsonOutput).sources).toEqual(['l1']);
   });
 
+  it("predicts by entity with --entity, printing each row's entity and status", async () => {
+    const now = Date.now();
+    const measurements = [
+      [4.9, 3.0, 1.4, 0.2],
+      [6.3, 3.3, 6.0, 2.5],
+    ];
+    await sidecar.client.putFeatures({
+      view: 'iris_flowers',
+      entities: { columns: [{ name: 'flower_id', int64_values: ['101', '102'] }] },
+      features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'].map((name, j) => ({
+        name,
+        type: 1,
+        float32_values: measurements.map((m) => m[j] as number),
+      })),
+      event_time_ms: [now, now],
+    });
+    const run = await predict('-m', 'iris', '--entity', '101', '-e', '102,999');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('model iris version 1');
+    expect(lines[1]).toMatch(
+      /^row 0 \[model\] flower_id=101 ok probabilities=\[[^\]]+\] label=\[0\] \(setosa\)$/,
+    );
+    expect(lines[2]).toMatch(
+      /^row 1 \[model\] flower_id=102 ok probabilities=\[[^\]]+\] label=\[2\] \(virginica\)$/,
+    );
+    expect(lines[3]).toBe('row 2 [none] flower_id=999 entity_not_found');
+    expect(lines).toHaveLength(4);
+
+    const json = await predict('-m', 'iris', '-e', '999,102', '-o', 'json');
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      sources: ['none', 'l1'],
+      statuses: ['entity_not_found', 'ok'],
+      outputs: { label: { shape: [2], values: [0, 2] } },
+    });
+
+    const both = await predict('-m', 'iris', '-e', '101', '-i', 'features=1,2,3,4');
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/give --entity or --input\/--json, not both/);
+    const notInt = await predict('-m', 'iris', '-e', 'abc');
+    expect(notInt.stderr).toMatch(/--entity: "abc" is not an integer \(flower_id is int64\)/);
+    const heavy = await predict('-m', 'heavy', '-e', '1');
+    expect(heavy.stderr).toMatch(/model heavy takes no entities: its model.json maps no inputs to features/);
+  });
+
   it('exits non-zero with a message for an unknown model', async () => {
     const run = await predict('-m', 'nope', '-i', 'features=1,2,3,4');
     expect(run.code).not.toBe(0);
     expect(run.code).not.toBeNull();
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/unknown model "nope" \(loaded: heavy, iris\)/);
+    expect(run.stderr).toMatch(/unknown model "nope" \(loaded: flower_embedding, heavy, iris\)/);
   });
 
   it('exits non-zero with a message when the sidecar refuses the input', async () => {

@@ -7,8 +7,9 @@ describe('config', () => {
   it('uses the documented defaults when nothing is set', () => {
     const config = loadConfig({}, {});
     for (const [name, setting] of Object.entries(SETTINGS)) {
-      expect(config[name as keyof typeof config], name).toEqual(setting.default);
+      expect(config[name as keyof typeof config], name).toEqual(setting.schema.parse(setting.default));
     }
+    expect(config.l1Shares).toEqual({ p: 0.5, f: 0.3, e: 0.2 });
     expect(config.grpcAddr).toBe('0.0.0.0:50051');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
   });

@@ -19,3 +19,10 @@ describe('the README configuration table', () => {
     expect(rows).toEqual(expected);
   });
 });
+
+describe('the README L1 policy table', () => {
+  it('chose the default policy of each kind that the schema has', () => {
+    const chosen = /Chosen default .*: `INFERCACHE_L1_POLICY=([^`]+)`/.exec(readme)?.[1];
+    expect(chosen).toBe(SETTINGS.l1Policy.default);
+  });
+});

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 // Child processes (redis-server, sidecars) that are still running. A test run
 // that crashes or is interrupted must not leave them behind holding ports.
@@ -66,4 +67,32 @@ export async function stopChild(
     throw new Error(`${name} (pid ${child.pid}) did not exit within ${graceMs} ms of ${signal}; killed it`);
   }
   return result;
+}
+
+const PROCESS_STATE = /^\d+ \(.*\) (\S)/s;
+
+/** The one-letter state in /proc/PID/stat ('T' while stopped), or undefined without /proc. */
+function processState(pid: number): string | undefined {
+  try {
+    return PROCESS_STATE.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SIGSTOP or SIGCONT `child`, then wait until the kernel shows it stopped or
+ * running: kill() only queues the signal, and a test that sends a command
+ * right after pausing must not have it answered by a server still running.
+ */
+export async function stopOrContinue(child: ChildProcess, signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined || !child.kill(signal)) throw new Error(`could not send ${signal} to pid ${pid}`);
+  const wantStopped = signal === 'SIGSTOP';
+  for (let i = 0; i < 200; i++) {
+    const state = processState(pid);
+    if (state === undefined || (state === 'T') === wantStopped) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`pid ${pid} did not ${wantStopped ? 'stop' : 'continue'} within 1 s of ${signal}`);
 }

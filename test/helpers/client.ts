@@ -21,9 +21,11 @@ export interface TensorInput {
 export interface PredictRequest {
   model: string;
   version?: string;
-  inputs: Record<string, TensorInput>;
+  inputs?: Record<string, TensorInput>;
   cache?: { bypass?: boolean; no_store?: boolean; max_age_ms?: number };
   typed_outputs?: boolean;
+  /** Predict by entity, instead of inputs. */
+  entities?: EntityKeysInput;
 }
 
 export interface Tensor {
@@ -44,6 +46,8 @@ export interface PredictResponse {
   outputs: Record<string, Tensor>;
   row_sources: number[];
   row_cached: boolean;
+  /** Predict by entity: one RowStatus per entity row. */
+  row_statuses: number[];
 }
 
 export interface TensorInfo {
@@ -59,6 +63,11 @@ export interface ModelVersion {
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   row_cacheable: boolean;
+  /** The join keys of a version callable by entity. */
+  entity_keys: { name: string; type: string }[];
+  entity_error: string;
+  /** Whether its requests skip the cache now (auto-bypass). */
+  auto_bypassed: boolean;
 }
 
 export interface ModelInfo {
@@ -67,6 +76,8 @@ export interface ModelInfo {
   description: string;
   labels: string[];
   versions: ModelVersion[];
+  /** The version the fleet chose when this sidecar cannot serve it; '' when none. */
+  mismatch: string;
 }
 
 export interface ListModelsResponse {
@@ -80,9 +91,53 @@ export interface CallOptions {
   deadlineMs?: number;
 }
 
+/** infercache.v1.EntityKeys: one column per join key. */
+export interface EntityKeysInput {
+  columns: { name: string; string_values?: string[]; int64_values?: Array<number | string | bigint> }[];
+}
+
+/** infercache.v1.FeatureValues as decoded (enums as numbers, int64 as strings). */
+export interface FeatureValues {
+  name: string;
+  type: number;
+  dim: number;
+  float32_values: number[];
+  float64_values: number[];
+  int32_values: number[];
+  int64_values: string[];
+  bool_values: boolean[];
+  bytes_values: Buffer[];
+  statuses: number[];
+}
+
+export interface GetFeaturesResponse {
+  features: FeatureValues[];
+  views: { view: string; event_time_ms: string[]; sources: number[] }[];
+}
+
+export interface PutFeaturesRequest {
+  view: string;
+  entities: EntityKeysInput;
+  features: (Partial<FeatureValues> & { name: string; type: number })[];
+  event_time_ms: Array<number | string>;
+}
+
+export interface PutFeaturesResponse {
+  written: number;
+  skipped_older: number;
+  applied: boolean[];
+}
+
 export interface InferCacheClient {
   predict(req: PredictRequest, opts?: CallOptions): Promise<PredictResponse>;
+  getFeatures(
+    req: { features: string[]; entities: EntityKeysInput },
+    opts?: CallOptions,
+  ): Promise<GetFeaturesResponse>;
+  putFeatures(req: PutFeaturesRequest, opts?: CallOptions): Promise<PutFeaturesResponse>;
   listModels(opts?: CallOptions): Promise<ListModelsResponse>;
+  /** Any InferCache method by name (Invalidate, GetEmbeddings, ...), the reply as proto-loader decodes it. */
+  unary<T>(method: string, req: unknown, opts?: CallOptions): Promise<T>;
   /** grpc.health.v1 Check; rejects with the gRPC error (e.g. NOT_FOUND for an unknown service). */
   health(service?: string, opts?: CallOptions): Promise<HealthStatus>;
   close(): void;
@@ -137,7 +192,10 @@ export function createClient(addr: string): InferCacheClient {
 
   return {
     predict: (req, opts) => call<PredictResponse>(service, 'Predict', req, opts),
+    getFeatures: (req, opts) => call<GetFeaturesResponse>(service, 'GetFeatures', req, opts),
+    putFeatures: (req, opts) => call<PutFeaturesResponse>(service, 'PutFeatures', req, opts),
     listModels: (opts) => call<ListModelsResponse>(service, 'ListModels', {}, opts),
+    unary: <T>(method: string, req: unknown, opts?: CallOptions) => call<T>(service, method, req, opts),
     async health(name = '', opts) {
       const res = await call<{ status: number | string }>(health, 'Check', { service: name }, opts);
       return typeof res.status === 'string'

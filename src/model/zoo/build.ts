@@ -3,8 +3,10 @@ import { realpathSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildFlowerEmbeddingModel } from './flower_embedding.js';
 import { buildHeavyModel } from './heavy.js';
 import { buildIrisModel } from './iris.js';
+import { irisFlowersCsv } from './iris_features.js';
 import type { BuiltModel } from './onnx_graph.js';
 
 export interface WrittenModel {
@@ -20,6 +22,7 @@ export interface WrittenModel {
 const SHIPPED: ReadonlyArray<{ name: string; version: number; build: () => BuiltModel }> = [
   { name: 'iris', version: 1, build: () => buildIrisModel() },
   { name: 'heavy', version: 1, build: () => buildHeavyModel() },
+  { name: 'flower_embedding', version: 1, build: () => buildFlowerEmbeddingModel() },
 ];
 
 /** The default model repository: `<repo>/models`, from either dist/model/zoo or src/model/zoo. */
@@ -51,6 +54,18 @@ export async function buildShippedModels(dir: string = defaultModelsDir()): Prom
   return written;
 }
 
+/** The example feature data the shipped views file names: `<dir>/feature_data/<view>.csv`. */
+export async function writeShippedFeatureData(
+  dir: string = defaultModelsDir(),
+): Promise<{ path: string; rows: number; changed: boolean }[]> {
+  const dataDir = join(dir, 'feature_data');
+  await mkdir(dataDir, { recursive: true });
+  const csv = irisFlowersCsv();
+  const path = join(dataDir, 'iris_flowers.csv');
+  const changed = await writeIfChanged(path, new TextEncoder().encode(csv));
+  return [{ path, rows: csv.split('\n').length - 2, changed }];
+}
+
 // Leaves identical files alone so mtimes (and file watchers) see no change, and swaps changed
 // ones in by rename so a reader never observes a half-written model.
 async function writeIfChanged(path: string, bytes: Uint8Array): Promise<boolean> {
@@ -73,6 +88,12 @@ async function main(): Promise<void> {
     const status = m.changed ? 'written' : 'unchanged';
     console.log(
       `${m.name}@${m.version}  ${shown}  ${m.bytes} bytes  sha256:${m.sha256.slice(0, 12)}  ${status}`,
+    );
+  }
+  for (const d of await writeShippedFeatureData(dir)) {
+    const rel = relative(process.cwd(), d.path);
+    console.log(
+      `${rel.startsWith('..') ? d.path : rel}  ${d.rows} rows  ${d.changed ? 'written' : 'unchanged'}`,
     );
   }
 }

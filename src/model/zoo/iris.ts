@@ -16,6 +16,11 @@ const CLASSES = 3;
 const EPOCHS = 500;
 const LEARNING_RATE = 0.5;
 
+// The columns of models/feature_views.yaml's iris_flowers view, in the order of the input's row.
+const IRIS_FEATURE_REFS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'].map(
+  (f) => `iris_flowers:${f}`,
+);
+
 const IRIS_DESCRIPTION =
   'Multinomial logistic regression classifying Iris flowers from sepal and petal length and width (cm).';
 
@@ -96,7 +101,17 @@ export function buildIrisModel(description = IRIS_DESCRIPTION): BuiltModel {
       node('ArgMax', ['logits'], ['label'], [intAttr('axis', 1), intAttr('keepdims', 0)]),
     ],
   });
-  return { onnx, meta: { description, labels: [...getDistinctClasses()] } };
+  return {
+    onnx,
+    meta: {
+      description,
+      labels: [...getDistinctClasses()],
+      // Predict by entity reads the flower's measurements from the shipped
+      // feature view. No defaults: a flower that is not there is reported
+      // as not found rather than classified from made-up measurements.
+      entityInputs: { features: { features: IRIS_FEATURE_REFS } },
+    },
+  };
 }
 
 function columnStats(xs: number[][]): { mean: number[]; std: number[] } {

@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto';
+import type { ModelMetadata } from '../metadata.js';
 
 // onnx-proto is a CommonJS bundle, so ESM only sees it as a default export.
 const { onnx } = onnxProto;
@@ -66,7 +67,12 @@ export function node(
 /** What a zoo builder produces: the model bytes plus the contents of its model.json. */
 export interface BuiltModel {
   onnx: Uint8Array;
-  meta: { description: string; labels?: string[] };
+  meta: {
+    description: string;
+    labels?: string[];
+    entityInputs?: ModelMetadata['entityInputs'];
+    embedding?: ModelMetadata['embedding'];
+  };
 }
 
 export interface GraphSpec {

@@ -1,0 +1,43 @@
+import type { EntityColumnWire } from '../features/entity_keys.js';
+import type { FeatureValuesWire } from '../features/feature_columns.js';
+import type { FeatureReader } from '../features/get_features.js';
+import type { FeatureWriter } from '../features/put_features.js';
+import type { UnaryHandler } from './unary.js';
+import { decodeBounded } from './wire/bounded_decode.js';
+import { encodeGetFeaturesResponse } from './wire/features_response.js';
+
+interface EntityKeysWire {
+  readonly columns: readonly EntityColumnWire[];
+}
+
+export function getFeaturesHandler(reader: FeatureReader): UnaryHandler {
+  return async (bytes, ctx) => {
+    const req = decodeBounded<{ features: string[]; entities: EntityKeysWire | null }>(
+      'infercache.v1.GetFeaturesRequest',
+      bytes,
+    );
+    const result = await reader.get(req.features, req.entities?.columns ?? [], ctx.signal);
+    return encodeGetFeaturesResponse(result);
+  };
+}
+
+export function putFeaturesHandler(writer: FeatureWriter): UnaryHandler {
+  return async (bytes, ctx) => {
+    const req = decodeBounded<{
+      view: string;
+      entities: EntityKeysWire | null;
+      features: FeatureValuesWire[];
+      event_time_ms: string[];
+    }>('infercache.v1.PutFeaturesRequest', bytes);
+    const result = await writer.put(
+      {
+        view: req.view,
+        entities: req.entities?.columns ?? [],
+        features: req.features,
+        eventTimes: req.event_time_ms,
+      },
+      ctx.signal,
+    );
+    return { written: result.written, skipped_older: result.skippedOlder, applied: result.applied };
+  };
+}

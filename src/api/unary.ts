@@ -1,0 +1,112 @@
+import * as grpc from '@grpc/grpc-js';
+import { InferCacheError, invalidArgument } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import type { Admission } from './admission.js';
+import { type CallContext, callContext } from './call_context.js';
+import { toServiceError } from './status.js';
+import { ElementLimitError, WireError } from './wire/proto_reader.js';
+
+/**
+ * A handler gets the request's wire bytes (it decodes them itself) and the
+ * call's context. It may also answer synchronously (`now`): encoded bytes
+ * when it can answer at once without waiting for anything (an L1 hit), or
+ * undefined to go the asynchronous way.
+ */
+export interface UnaryHandler {
+  (request: Buffer, ctx: CallContext): Promise<unknown>;
+  now?: (request: Buffer) => Buffer | undefined;
+}
+
+const OVERLOADED = new InferCacheError('E_OVERLOADED', 'too many calls in progress; retry later');
+
+/**
+ * Every unary method of ours runs through here: admission control, the
+ * call's deadline and cancellation signal, and the one mapping of errors to
+ * statuses. Requests arrive as bytes (the method's deserializer is the
+ * identity), so a request that does not decode is the caller's error
+ * (INVALID_ARGUMENT), not grpc-js's "Error deserializing request" INTERNAL.
+ */
+export function unary(
+  method: string,
+  handler: UnaryHandler,
+  admission: Admission,
+  requestBytes: { observe(bytes: number): void },
+  log: Logger,
+): grpc.handleUnaryCall<Buffer, unknown> {
+  const now = handler.now;
+  const fail = (error: unknown): ReturnType<typeof toServiceError> => {
+    const mapped = toServiceError(refusal(method, error));
+    if (mapped.code === grpc.status.INTERNAL) log.error({ err: error, method }, 'call failed');
+    return mapped;
+  };
+  return (call, callback) => {
+    requestBytes.observe(call.request.length);
+    if (now !== undefined) {
+      // Answered before anything per call is set up (admission, deadline
+      // timer, cancellation signal): it holds nothing and waits for nothing.
+      let answer: Buffer | undefined;
+      try {
+        answer = now(call.request);
+      } catch (error) {
+        callback(fail(error ?? new Error('handler threw undefined')));
+        return;
+      }
+      if (answer !== undefined) {
+        callback(null, answer);
+        return;
+      }
+    }
+    if (!admission.enter()) {
+      callback(toServiceError(OVERLOADED));
+      return;
+    }
+    const ctx = callContext(call);
+    const finish = (error: unknown, response?: unknown) => {
+      ctx.dispose();
+      admission.leave();
+      if (error === undefined) {
+        callback(null, response);
+        return;
+      }
+      callback(fail(error));
+    };
+    let pending: Promise<unknown>;
+    try {
+      pending = handler(call.request, ctx);
+    } catch (error) {
+      finish(error ?? new Error('handler threw undefined'));
+      return;
+    }
+    pending.then(
+      (response) => finish(undefined, response),
+      (error: unknown) => finish(error ?? new Error('handler rejected with undefined')),
+    );
+  };
+}
+
+/** Decoding failures as the caller's errors; anything else as it is. */
+function refusal(method: string, error: unknown): unknown {
+  if (error instanceof WireError) {
+    return invalidArgument(`the ${method} request is not a valid message: ${error.message}`);
+  }
+  if (error instanceof ElementLimitError) return new InferCacheError('E_LIMIT_EXCEEDED', error.message);
+  return error;
+}
+
+/**
+ * Method definitions whose requests reach the handler as raw bytes, and
+ * whose responses may be bytes already encoded by the handler (a Buffer
+ * leaves as it is; anything else goes through proto-loader's serializer).
+ */
+export function rawRequests(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, def] of Object.entries(service)) {
+    const serialize = def.responseSerialize;
+    out[name] = {
+      ...def,
+      requestDeserialize: (bytes: Buffer) => bytes,
+      responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)),
+    };
+  }
+  return out as grpc.ServiceDefinition;
+}

@@ -1,0 +1,85 @@
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { ProtoReader, WIRE_LEN, WIRE_VARINT } from './proto_reader.js';
+
+const protoRoot = fileURLToPath(new URL('../../../proto', import.meta.url));
+
+// The same shapes as api/proto.ts's loader options: snake_case names, int64
+// as decimal strings, enums as numbers, every field present.
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: String,
+  enums: Number,
+  defaults: true,
+  arrays: true,
+  oneofs: true,
+};
+
+let root: protobuf.Root | undefined;
+
+function loadRoot(): protobuf.Root {
+  if (root === undefined) {
+    const r = new protobuf.Root();
+    r.resolvePath = (_origin, target) => `${protoRoot}/${target}`;
+    r.loadSync('infercache/v1/infercache.proto', { keepCase: true });
+    r.resolveAll();
+    root = r;
+  }
+  return root;
+}
+
+const VARINT_TYPES = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'bool', 'enum']);
+
+/**
+ * Decodes a request message of any of our types, refusing before decoding
+ * one that holds more fields and values than the element budget
+ * (proto_reader.ts) allows: protobufjs decodes into an object per element,
+ * which is what let 32 MiB of tiny fields freeze the process for 40 s. The
+ * walk is by the message's schema, so sub-messages and packed varints are
+ * counted too; it costs a few nanoseconds per element.
+ */
+export function decodeBounded<T>(typeName: string, bytes: Buffer): T {
+  const type = loadRoot().lookupType(typeName);
+  const r = new ProtoReader(bytes);
+  walk(type, r, bytes.length);
+  return type.toObject(type.decode(bytes), TO_OBJECT) as T;
+}
+
+function walk(type: protobuf.Type, r: ProtoReader, end: number): void {
+  while (r.pos < end) {
+    const key = r.tag();
+    const wire = key & 7;
+    const field = type.fieldsById[key >>> 3];
+    if (field === undefined || wire !== WIRE_LEN) {
+      r.skip(wire);
+      continue;
+    }
+    const start = r.span();
+    const stop = r.pos;
+    if (field instanceof protobuf.MapField) {
+      walkMapEntry(field, r.sub(start, stop), stop);
+    } else if (field.resolvedType instanceof protobuf.Type) {
+      walk(field.resolvedType, r.sub(start, stop), stop);
+    } else if (
+      field.repeated &&
+      (VARINT_TYPES.has(field.type) || field.resolvedType instanceof protobuf.Enum)
+    ) {
+      const values = r.sub(start, stop);
+      while (values.pos < stop) {
+        values.element();
+        values.varint32();
+      }
+    }
+  }
+}
+
+function walkMapEntry(field: protobuf.MapField, r: ProtoReader, end: number): void {
+  while (r.pos < end) {
+    const key = r.tag();
+    const wire = key & 7;
+    if (key >>> 3 === 2 && wire === WIRE_LEN && field.resolvedType instanceof protobuf.Type) {
+      const start = r.span();
+      walk(field.resolvedType, r.sub(start, r.pos), r.pos);
+    } else if (wire === WIRE_VARINT) r.varint32();
+    else r.skip(wire);
+  }
+}

@@ -1,0 +1,46 @@
+import type { FrameKind } from './value_frame.js';
+
+/** How long a new entry lives in each tier (ms). */
+export interface EntryTtl {
+  readonly l1Ms: number;
+  /** L2 lifetime of this entry; 0 or less keeps it out of L2 (L1 only). */
+  readonly l2Ms: number;
+  /**
+   * The shortest L2 lifetime an entry of this kind is ever given (the jitter
+   * floor): what bounds an L1 copy of an L2 hit, whose own lifetime is not
+   * known to the reader.
+   */
+  readonly l2FloorMs?: number;
+}
+
+/**
+ * What one kind of cached value (predictions, feature rows, embeddings)
+ * brings to the generic cache: its codec, checked against the reader's
+ * schema, its size in L1 and its lifetimes. An instance is made per schema
+ * (a model version's outputs, a view's features), so decode() verifies a
+ * value read from Redis against what this reader expects.
+ */
+export interface CacheKind<V> {
+  readonly id: FrameKind;
+  /** The time a frame carries: when the value was computed, or its event time. */
+  timeOf(value: V): number;
+  /** When the value was written to L2: its L2 lifetime counts from then. */
+  writtenAt(value: V): number;
+  /** The value's payload bytes; the frame around them is the cache's. */
+  encode(value: V): Uint8Array;
+  /** The value from payload bytes, checked against this reader's schema; throws RejectedValue. */
+  decode(payload: Buffer, time: number): V;
+  /** Bytes the value costs in L1, bookkeeping included. */
+  sizeOf(value: V): number;
+  /** Lifetimes of a new entry (jitter included, where the kind wants it). */
+  ttl(value: V): EntryTtl;
+}
+
+// Rough per-entry bookkeeping in L1 (object headers, key string, LRU slots):
+// without it a bound in bytes would admit millions of tiny entries.
+export const ENTRY_OVERHEAD_BYTES = 160;
+
+/** `base` spread by ±`jitter` (a fraction), so entries written together do not expire together. */
+export function jittered(base: number, jitter: number): number {
+  return Math.max(1, Math.round(base * (1 + jitter * (2 * Math.random() - 1))));
+}

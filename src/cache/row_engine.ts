@@ -1,0 +1,199 @@
+import type { CacheKind } from './kind.js';
+import { SingleFlight, waitUnlessAborted } from './single_flight.js';
+import { type Hit, type Tier, type TieredCache, UNREACHABLE, type Unreachable } from './tiered.js';
+
+/** Where one row's value came from. */
+export type RowSource = Tier | 'computed';
+
+export interface RowJob<V> {
+  readonly kind: CacheKind<V>;
+  /** One key per row; equal keys are computed once. */
+  readonly keys: readonly string[];
+  /**
+   * Computes the values of the given rows (indexes into `keys`, distinct
+   * keys, in ascending order) in one batch, one value per row, in order.
+   * `unreachable` holds the rows whose L2 node did not answer: for them a
+   * miss says nothing (a feature row may well exist).
+   */
+  readonly compute: (
+    rows: readonly number[],
+    signal: AbortSignal,
+    unreachable: ReadonlySet<number>,
+  ) => Promise<V[]>;
+  /** False refuses a cached value (a caller's max age, say) read from `tier`: the row is computed again. */
+  readonly accept?: (value: V, key: string, tier: Tier) => boolean;
+  /** Store computed values (false: the caller asked for no_store). */
+  readonly store: boolean;
+  /** Of the computed values, which to store (all by default): a stale fallback, say, is served but not stored again. */
+  readonly storeIf?: (value: V) => boolean;
+  readonly signal: AbortSignal;
+}
+
+export interface RowResult<V> {
+  readonly values: V[];
+  readonly sources: RowSource[];
+}
+
+/**
+ * The row engine every kind shares: keys → L1 → one L2 round trip per node →
+ * single-flight → one batched computation of what is still missing → store →
+ * values in request order. Rows another request is already computing are
+ * awaited, not computed twice; if that computation fails (its caller's
+ * deadline, say), the waiting request computes them itself rather than
+ * inherit the error.
+ */
+export class RowEngine {
+  readonly #cache: TieredCache;
+  readonly #flight = new SingleFlight<unknown>();
+
+  constructor(cache: TieredCache) {
+    this.#cache = cache;
+  }
+
+  /** Every row's value when L1 holds them all (TieredCache.allFromL1); nothing is computed or awaited. */
+  fromL1<V extends object>(
+    kind: CacheKind<V>,
+    keys: readonly string[],
+    accept?: (value: V, key: string, tier: Tier) => boolean,
+  ): V[] | undefined {
+    return this.#cache.allFromL1(kind, keys, accept);
+  }
+
+  /**
+   * Recomputes and stores the given rows of `job` in the background (an
+   * early refresh): rows some call is already computing are left to it, the
+   * rest are claimed, so readers of them wait for this computation rather
+   * than start their own. Resolves to how many rows it refreshed, and
+   * whether it failed; it never rejects.
+   */
+  refresh<V extends object>(
+    job: RowJob<V>,
+    rows: readonly number[],
+  ): Promise<{ readonly rows: number; readonly failed: boolean }> {
+    const free = rows.filter((r) => this.#flight.pending(job.keys[r] as string) === undefined);
+    if (free.length === 0) return Promise.resolve({ rows: 0, failed: false });
+    const values = new Array<V | undefined>(job.keys.length);
+    return this.#compute(job, free, values, new Set()).then(
+      () => ({ rows: free.length, failed: false }),
+      () => ({ rows: free.length, failed: true }),
+    );
+  }
+
+  async run<V extends object>(job: RowJob<V>): Promise<RowResult<V>> {
+    const [result] = await this.runAll([job as unknown as RowJob<object>]);
+    return result as unknown as RowResult<V>;
+  }
+
+  /**
+   * Several jobs (of any kinds) sharing one L2 round trip per node: the
+   * views of one GetFeatures call, say. Their computations run in parallel.
+   */
+  async runAll(jobs: readonly RowJob<object>[]): Promise<RowResult<object>[]> {
+    const signal = jobs[0]?.signal;
+    const hits = await this.#cache.getManyOfKinds(
+      jobs.map((j) => ({ kind: j.kind, keys: j.keys, ...(j.accept ? { accept: j.accept } : {}) })),
+      signal,
+    );
+    return Promise.all(
+      jobs.map((job, n) => this.#finish(job, hits[n] as (Hit<object> | Unreachable | undefined)[])),
+    );
+  }
+
+  async #finish<V extends object>(
+    job: RowJob<V>,
+    hits: readonly (Hit<V> | Unreachable | undefined)[],
+  ): Promise<RowResult<V>> {
+    const { keys, signal } = job;
+    const values = new Array<V | undefined>(keys.length);
+    const sources = new Array<RowSource>(keys.length);
+    const unreachable = new Set<number>();
+    for (let r = 0; r < keys.length; r++) {
+      const hit = hits[r];
+      if (hit === UNREACHABLE) {
+        unreachable.add(r);
+        sources[r] = 'computed';
+        continue;
+      }
+      values[r] = (hit as Hit<V> | undefined)?.value;
+      sources[r] = (hit as Hit<V> | undefined)?.tier ?? 'computed';
+    }
+
+    // Rows to compute: the first row of each missing key nobody is computing.
+    const toCompute: number[] = [];
+    const retry: number[] = [];
+    const waits: Promise<void>[] = [];
+    const firstRow = new Map<string, number>();
+    for (let r = 0; r < keys.length; r++) {
+      if (values[r] !== undefined) continue;
+      const key = keys[r] as string;
+      if (firstRow.has(key)) continue;
+      firstRow.set(key, r);
+      const pending = this.#flight.pending(key);
+      if (pending === undefined) toCompute.push(r);
+      else
+        waits.push(
+          waitUnlessAborted(pending as Promise<V>, signal).then(
+            (v) => {
+              values[r] = v;
+            },
+            (error: unknown) => {
+              if (signal.aborted) throw error;
+              retry.push(r);
+            },
+          ),
+        );
+    }
+    try {
+      if (toCompute.length > 0) await this.#compute(job, toCompute, values, unreachable);
+    } finally {
+      await Promise.allSettled(waits);
+    }
+    signal.throwIfAborted();
+    if (retry.length > 0)
+      await this.#compute(
+        job,
+        retry.sort((a, b) => a - b),
+        values,
+        unreachable,
+      );
+    for (let r = 0; r < keys.length; r++) {
+      if (values[r] === undefined) values[r] = values[firstRow.get(keys[r] as string) as number];
+    }
+    return { values: values as V[], sources };
+  }
+
+  /** Claims the rows' keys, computes them in one batch, settles the claims, stores the values. */
+  async #compute<V extends object>(
+    job: RowJob<V>,
+    rows: number[],
+    values: (V | undefined)[],
+    unreachable: ReadonlySet<number>,
+  ): Promise<void> {
+    const keys = rows.map((r) => job.keys[r] as string);
+    const claim = this.#flight.claim(keys);
+    let computed: V[];
+    try {
+      computed = await job.compute(rows, job.signal, unreachable);
+      if (computed.length !== rows.length) {
+        throw new RangeError(`computed ${computed.length} values for ${rows.length} rows`);
+      }
+    } catch (error) {
+      claim.reject(error);
+      throw error;
+    }
+    for (let j = 0; j < rows.length; j++) {
+      values[rows[j] as number] = computed[j];
+      claim.resolve(keys[j] as string, computed[j]);
+    }
+    if (!job.store) return;
+    if (job.storeIf === undefined) this.#cache.setMany(job.kind, keys, computed);
+    else {
+      const keep = computed.flatMap((v, j) => (job.storeIf?.(v) ? [j] : []));
+      this.#cache.setMany(
+        job.kind,
+        keep.map((j) => keys[j] as string),
+        keep.map((j) => computed[j] as V),
+      );
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { xxh3 } from '@node-rs/xxhash';
+
+/**
+ * Every value stored in L2 travels in a frame (format v2, a contract shared
+ * by every sidecar of a fleet):
+ *
+ *   0   2  magic "IC"
+ *   2   1  format version (2)
+ *   3   1  kind: 'p' prediction, 'f' feature row, 'e' embedding
+ *   4   4  payload length, u32 little-endian
+ *   8   8  time, float64 big-endian: when the value was computed (p, e) or
+ *          its event time (f); big-endian so a Lua script can read it with
+ *          struct.unpack('>d') for the newer-event-wins rule
+ *   16  n  payload, defined by the kind
+ *   16+n 8 check: XXH3-64 of bytes 0..16+n, seeded with XXH3-64 of the key
+ *
+ * The check covers the key as well as the bytes, so a value truncated,
+ * altered or copied under another key is refused. It detects accidents and
+ * misplaced writes, not an attacker who can write to Redis.
+ * Hand-written rather than msgpack: it is read on every L2 hit, and its
+ * fixed layout is what the Lua write script relies on.
+ */
+const MAGIC_0 = 0x49;
+const MAGIC_1 = 0x43;
+const FORMAT_VERSION = 2;
+export const FRAME_HEADER_BYTES = 16;
+const CHECK_BYTES = 8;
+/** Byte offset of the big-endian float64 time (for Lua: struct.unpack('>d', value, 9)). */
+export const FRAME_TIME_OFFSET = 8;
+
+export type FrameKind = 'p' | 'f' | 'e';
+
+export interface Frame {
+  readonly kind: FrameKind;
+  readonly time: number;
+  readonly payload: Buffer;
+}
+
+/** Why a stored value was refused (the `reason` label of infercache_cache_rejected_values_total). */
+export type RejectReason = 'format' | 'checksum' | 'schema' | 'future';
+
+export class RejectedValue extends Error {
+  readonly reason: RejectReason;
+  constructor(reason: RejectReason, message: string) {
+    super(message);
+    this.name = 'RejectedValue';
+    this.reason = reason;
+  }
+}
+
+export function encodeFrame(key: string, kind: FrameKind, time: number, payload: Uint8Array): Buffer {
+  const total = FRAME_HEADER_BYTES + payload.length + CHECK_BYTES;
+  const out = Buffer.allocUnsafe(total);
+  out[0] = MAGIC_0;
+  out[1] = MAGIC_1;
+  out[2] = FORMAT_VERSION;
+  out[3] = kind.charCodeAt(0);
+  out.writeUInt32LE(payload.length, 4);
+  out.writeDoubleBE(time, FRAME_TIME_OFFSET);
+  out.set(payload, FRAME_HEADER_BYTES);
+  const check = xxh3.xxh64(out.subarray(0, total - CHECK_BYTES), xxh3.xxh64(key));
+  out.writeBigUInt64LE(check, total - CHECK_BYTES);
+  return out;
+}
+
+/** Opens a frame read under `key`; throws RejectedValue when it is not a sound frame of `kind`. */
+export function decodeFrame(key: string, kind: FrameKind, bytes: Buffer): Frame {
+  if (bytes.length < FRAME_HEADER_BYTES + CHECK_BYTES || bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) {
+    throw new RejectedValue('format', 'not an infercache value');
+  }
+  if (bytes[2] !== FORMAT_VERSION) throw new RejectedValue('format', `value format ${bytes[2]}, expected 2`);
+  if (bytes[3] !== kind.charCodeAt(0)) throw new RejectedValue('format', 'value of another kind');
+  const length = bytes.readUInt32LE(4);
+  if (bytes.length !== FRAME_HEADER_BYTES + length + CHECK_BYTES) {
+    throw new RejectedValue('checksum', 'value length does not match its header (truncated or padded)');
+  }
+  const end = bytes.length - CHECK_BYTES;
+  const check = xxh3.xxh64(bytes.subarray(0, end), xxh3.xxh64(key));
+  if (check !== bytes.readBigUInt64LE(end)) {
+    throw new RejectedValue('checksum', 'value check does not match its bytes and key');
+  }
+  const time = bytes.readDoubleBE(FRAME_TIME_OFFSET);
+  if (!Number.isFinite(time) || time < 0) throw new RejectedValue('format', 'value time is not a time');
+  return { kind, time, payload: bytes.subarray(FRAME_HEADER_BYTES, end) };
+}

@@ -1,0 +1,199 @@
+import type { TieredCache } from '../cache/tiered.js';
+import type { FrameKind } from '../cache/value_frame.js';
+import type { Logger } from '../ops/logger.js';
+import type { CoherenceMetrics } from '../ops/metrics.js';
+import type { Links, NodeLink, RedisDoor } from '../redis/door.js';
+import { Bus } from './bus.js';
+import { FleetState } from './fleet_state.js';
+import type { Change } from './messages.js';
+import { scopeKinds } from './scopes.js';
+import { Tracking } from './tracking.js';
+
+export interface CoherenceOptions {
+  readonly prefix: string;
+  readonly logLength: number;
+  /** How often the bus log is read for changes pub/sub may have missed. */
+  readonly resyncMs: number;
+  readonly tracking: boolean;
+}
+
+const TRACKED_KINDS: readonly FrameKind[] = ['f'];
+const ALL_KINDS: readonly FrameKind[] = ['p', 'f', 'e'];
+const INVALIDATE_CHANNEL = '__redis__:invalidate';
+
+/**
+ * Keeps this sidecar's L1 coherent with the fleet. Changes arrive over the
+ * bus (pub/sub, with the log as truth) and, for writers that bypass the
+ * sidecar, from Redis's client tracking. While a coherence link is down,
+ * L1 keeps serving (stale by at most its TTL); once a link is back, L1 is
+ * not read until the log and the fleet state have been caught up with, so
+ * not one answer older than a change acknowledged meanwhile is served after
+ * the reconnect.
+ */
+export class Coherence {
+  readonly fleet: FleetState;
+  readonly tracking: Tracking;
+  readonly #bus: Bus;
+  readonly #door: RedisDoor;
+  readonly #cache: TieredCache;
+  readonly #options: CoherenceOptions;
+  readonly #metrics: CoherenceMetrics;
+  readonly #log: Logger;
+  readonly #onVersion: (model: string) => void;
+  #links: Links | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #catchingUp = false;
+  #behind = true;
+
+  constructor(
+    door: RedisDoor,
+    cache: TieredCache,
+    options: CoherenceOptions,
+    hooks: { onVersion: (model: string) => void },
+    metrics: CoherenceMetrics,
+    log: Logger,
+  ) {
+    this.#door = door;
+    this.#cache = cache;
+    this.#options = options;
+    this.#metrics = metrics;
+    this.#log = log.child({ component: 'coherence' });
+    this.#onVersion = hooks.onVersion;
+    this.fleet = new FleetState(door, options.prefix);
+    this.#bus = new Bus(door, { prefix: options.prefix, logLength: options.logLength }, this, this.#log);
+    this.tracking = new Tracking(
+      TRACKED_KINDS.map((k) => `${options.prefix}:${k}:`),
+      options.tracking,
+      {
+        onKeys: (keys) => {
+          this.#metrics.trackedKeys.inc(keys.length);
+          this.#dropKeys(keys);
+        },
+        onLost: () => {
+          for (const kind of TRACKED_KINDS) this.#cache.l1Cache.clear(kind);
+        },
+      },
+      this.#log,
+    );
+    // L1 is not read while catching up, nor while Redis answers again but the
+    // coherence link has not caught up yet (it reconnects on its own backoff):
+    // changes made meanwhile may not have reached L1. Cut off entirely, the
+    // sidecar keeps serving L1 (stale by at most the L1 TTL, as documented).
+    cache.gateL1(() => !this.#catchingUp && !(this.#behind && this.#door.connected));
+    metrics.l1Readable.set(1);
+  }
+
+  /** Reads the fleet state and opens the links; without Redis it does nothing. */
+  async start(): Promise<void> {
+    if (this.#door.mode === 'none') {
+      this.#reportTracking();
+      return;
+    }
+    const state = await this.fleet.load();
+    if (state !== undefined) this.fleet.adopt(state);
+    await this.#bus.start();
+    this.#links = this.#door.openLinks({
+      onReady: (link) => this.#arm(link),
+      onMessage: (channel, payload) => {
+        if (channel === this.#bus.channel) this.#bus.onMessage(String(payload));
+        else if (channel === INVALIDATE_CHANNEL) this.tracking.onInvalidate(payload);
+      },
+      onDown: () => {
+        this.#behind = true;
+      },
+    });
+    this.#timer = setInterval(() => void this.#resync(), this.#options.resyncMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Announces a change to the fleet, after applying it here unless the
+   * caller already brought this sidecar up to date; resolves once Redis
+   * took it (the fleet learns of it within the invalidation lag).
+   */
+  async announce(change: Change, applyHere = true): Promise<void> {
+    if (applyHere) this.apply(change, undefined);
+    if (this.#door.mode !== 'none') await this.#bus.publish(change);
+  }
+
+  apply(change: Change, sentAt: number | undefined): void {
+    if (sentAt !== undefined) this.#metrics.lag.observe(Math.max(0, Date.now() - sentAt) / 1000);
+    this.#metrics.changes.labels(change.t, sentAt === undefined ? 'log' : 'pubsub').inc();
+    switch (change.t) {
+      case 'keys':
+        this.#dropKeys(change.keys);
+        return;
+      case 'generation':
+        if (this.fleet.setGeneration(change.scope, change.generation)) this.#dropScope(change.scope);
+        return;
+      case 'version':
+        this.fleet.setVersion(change.model, change.version);
+        this.#onVersion(change.model);
+        return;
+    }
+  }
+
+  lostTrack(): void {
+    this.#metrics.catchUps.labels('log_trimmed').inc();
+    for (const kind of ALL_KINDS) this.#cache.l1Cache.clear(kind);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#links?.close();
+  }
+
+  async #arm(link: NodeLink): Promise<void> {
+    await this.tracking.arm(link);
+    this.#reportTracking();
+    await link.subscribe(this.#bus.channel, INVALIDATE_CHANNEL);
+    if (this.#behind) void this.#catchUp();
+  }
+
+  /** Reads the log and the fleet state; L1 is skipped until both are in hand. */
+  async #catchUp(): Promise<void> {
+    this.#setCatchingUp(true);
+    const read = await this.#bus.catchUp();
+    const state = read ? await this.fleet.load() : undefined;
+    if (state === undefined) {
+      this.#metrics.catchUps.labels('failed').inc();
+      return; // Stays behind; the resync timer tries again.
+    }
+    const moved = this.fleet.adopt(state);
+    for (const scope of moved.generations) this.#dropScope(scope);
+    for (const model of moved.versions) this.#onVersion(model);
+    this.#metrics.catchUps.labels('ok').inc();
+    this.#behind = false;
+    this.#setCatchingUp(false);
+  }
+
+  async #resync(): Promise<void> {
+    if (this.#catchingUp || this.#behind) {
+      if (this.#links?.all().some((l) => l.up)) await this.#catchUp();
+      return;
+    }
+    await this.#bus.catchUp();
+  }
+
+  #setCatchingUp(on: boolean): void {
+    this.#catchingUp = on;
+    this.#metrics.l1Readable.set(on ? 0 : 1);
+  }
+
+  #dropKeys(keys: readonly string[]): void {
+    const l1 = this.#cache.l1Cache;
+    const at = this.#options.prefix.length + 1;
+    for (const key of keys) l1.delete(key[at] as FrameKind, key);
+  }
+
+  #dropScope(scope: string): void {
+    const l1 = this.#cache.l1Cache;
+    for (const [kind, prefix] of scopeKinds(this.#options.prefix, scope)) l1.deletePrefix(kind, prefix);
+  }
+
+  #reportTracking(): void {
+    for (const mode of ['bcast', 'refused', 'off'] as const) {
+      this.#metrics.trackingMode.labels(mode).set(this.tracking.mode === mode ? 1 : 0);
+    }
+  }
+}

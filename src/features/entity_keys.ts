@@ -1,0 +1,100 @@
+import { invalidArgument, limitExceeded, quote } from '../errors.js';
+import type { JoinKey } from './view.js';
+
+/** EntityKeys as the request decoder hands them over (int64 values as decimal strings). */
+export interface EntityColumnWire {
+  readonly name: string;
+  readonly string_values: readonly string[];
+  readonly int64_values: readonly (string | number)[];
+}
+
+/** The entity rows of a request: how many, and each row's canonical key bytes. */
+export interface EntityRows {
+  readonly count: number;
+  /** Canonical bytes of row i: what its key hashes. */
+  readonly bytes: readonly Buffer[];
+  /** Row i's join key values, for messages and origins. */
+  values(i: number): (string | bigint)[];
+}
+
+// An entity id longer than this is refused: ids are keys, not payloads.
+export const MAX_ID_BYTES = 256;
+const STRING_TAG = 1;
+const INT64_TAG = 2;
+
+/**
+ * Checks the request's entity columns against the join keys (names, types,
+ * equal lengths, the row limit) and builds each row's canonical bytes: per
+ * join key in the view's order, a type tag, then u32 length + UTF-8 for a
+ * string or 8 bytes little-endian for an int64. Every sidecar and the CLI
+ * build them alike, so they agree on keys.
+ */
+export function entityRows(
+  joinKeys: readonly JoinKey[],
+  columns: readonly EntityColumnWire[],
+  maxRows: number,
+): EntityRows {
+  const names = joinKeys.map((k) => k.name).join(', ');
+  if (columns.length !== joinKeys.length) {
+    throw invalidArgument(`entities: ${columns.length} key columns given; the join keys are ${names}`);
+  }
+  const ordered = joinKeys.map((key) => {
+    const column = columns.find((c) => c.name === key.name);
+    if (column === undefined)
+      throw invalidArgument(`entities: no column for join key "${key.name}" (join keys: ${names})`);
+    const values = key.type === 'string' ? column.string_values : column.int64_values;
+    const other = key.type === 'string' ? column.int64_values : column.string_values;
+    if (other.length > 0) {
+      throw invalidArgument(`entities: join key "${key.name}" is ${key.type}; give it in ${key.type}_values`);
+    }
+    return { key, values };
+  });
+  const count = ordered[0]?.values.length ?? 0;
+  if (count > maxRows) {
+    throw limitExceeded(`${count} entity rows given; the limit is ${maxRows} (INFERCACHE_MAX_ENTITY_ROWS)`);
+  }
+  for (const { key, values } of ordered) {
+    if (values.length !== count) {
+      throw invalidArgument(`entities: column "${key.name}" has ${values.length} values, expected ${count}`);
+    }
+  }
+  const bytes: Buffer[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const parts: Buffer[] = [];
+    for (const { key, values } of ordered) parts.push(encodeId(key, values[i] as string | number, i));
+    bytes[i] = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+  return {
+    count,
+    bytes,
+    values: (i) =>
+      ordered.map(({ key, values }) =>
+        key.type === 'string' ? String(values[i]) : BigInt(values[i] as string),
+      ),
+  };
+}
+
+function encodeId(key: JoinKey, value: string | number, row: number): Buffer {
+  if (key.type === 'int64') {
+    let n: bigint;
+    try {
+      n = BigInt(value);
+    } catch {
+      throw invalidArgument(`entities: row ${row}, "${key.name}": ${quote(String(value))} is not an int64`);
+    }
+    const out = Buffer.allocUnsafe(9);
+    out[0] = INT64_TAG;
+    out.writeBigInt64LE(BigInt.asIntN(64, n), 1);
+    return out;
+  }
+  const text = value as string;
+  const length = Buffer.byteLength(text);
+  if (length > MAX_ID_BYTES) {
+    throw invalidArgument(`entities: row ${row}, "${key.name}" is ${length} bytes; at most ${MAX_ID_BYTES}`);
+  }
+  const out = Buffer.allocUnsafe(5 + length);
+  out[0] = STRING_TAG;
+  out.writeUInt32LE(length, 1);
+  out.write(text, 5, 'utf8');
+  return out;
+}

@@ -1,0 +1,272 @@
+import { cacheKey, type KeyHasher, keyScope } from '../cache/keys.js';
+import type { CacheKind } from '../cache/kind.js';
+import type { RowEngine, RowJob, RowSource } from '../cache/row_engine.js';
+import type { Tier } from '../cache/tiered.js';
+import { InferCacheError, invalidArgument, limitExceeded, quote } from '../errors.js';
+import type { FeatureMetrics } from '../ops/metrics.js';
+import { type EntityColumnWire, type EntityRows, entityRows } from './entity_keys.js';
+import { type FeatureRow, featureRowKind } from './feature_row.js';
+import { isStale, STATUS, statusOf } from './freshness.js';
+import { Origin, OriginError } from './origin.js';
+import type { FeatureView } from './view.js';
+
+export type FeatureSource = 'l1' | 'l2' | 'origin' | 'none';
+
+export interface FeatureRef {
+  readonly view: FeatureView;
+  /** The feature's position in the view. */
+  readonly index: number;
+}
+
+export interface ViewResult {
+  readonly view: FeatureView;
+  /** One per entity row of the request, in order. */
+  readonly rows: readonly FeatureRow[];
+  readonly sources: readonly FeatureSource[];
+}
+
+export interface GetFeaturesResult {
+  readonly refs: readonly FeatureRef[];
+  readonly views: readonly ViewResult[];
+  readonly entities: number;
+  /** The time statuses were judged at. */
+  readonly now: number;
+}
+
+export interface FeaturesDeps {
+  readonly views: () => ReadonlyMap<string, FeatureView>;
+  readonly engine: RowEngine;
+  readonly hasher: KeyHasher;
+  readonly keyPrefix: string;
+  readonly maxEntityRows: number;
+  readonly l2Jitter: number;
+  readonly metrics: FeatureMetrics;
+  readonly now: () => number;
+  /** The current generation of an invalidation scope ("f:<view>"); 0 when none moved it. */
+  readonly generation: (scope: string) => number;
+  /** Told of every lookup by entity: the view, each row's key hash and its join values (popularity). */
+  readonly onLookup?: (view: FeatureView, hashes: readonly string[], rows: EntityRows) => void;
+}
+
+/** What each view brings: its cache kind, key scope and origin, made once per view. */
+export interface ViewPlumbing {
+  readonly kind: CacheKind<FeatureRow>;
+  readonly origin: Origin | undefined;
+  /**
+   * Rows past max_age served because the origin failed, with the tier they
+   * were read from: they are answered with that source (not the origin's,
+   * also to the calls that waited on the same computation) and not stored
+   * again.
+   */
+  readonly fallbacks: WeakMap<FeatureRow, Tier>;
+}
+// References in one call: a whole view counts as one.
+const MAX_REFS = 1000;
+
+/**
+ * GetFeatures: for every view asked for, its row of each entity through the
+ * row engine (L1, then every L1 miss of every view in one round trip per
+ * Redis node, then the view's origin for what is still missing, in one
+ * batched call per view), with the status of each value judged now from
+ * the row's event time.
+ */
+export class FeatureReader {
+  readonly #deps: FeaturesDeps;
+  readonly #plumbing = new WeakMap<FeatureView, ViewPlumbing>();
+
+  constructor(deps: FeaturesDeps) {
+    this.#deps = deps;
+  }
+
+  plumbing(view: FeatureView): ViewPlumbing {
+    let p = this.#plumbing.get(view);
+    if (p === undefined) {
+      const { metrics } = this.#deps;
+      p = {
+        kind: featureRowKind(view, this.#deps.l2Jitter),
+        origin:
+          view.origin === undefined
+            ? undefined
+            : new Origin(view, view.origin, (name, outcome, seconds) => {
+                metrics.originCalls.labels(name, outcome).inc();
+                metrics.originDuration.labels(name).observe(seconds);
+              }),
+        fallbacks: new WeakMap(),
+      };
+      this.#plumbing.set(view, p);
+    }
+    return p;
+  }
+
+  /** The key of each entity row in `view`, under the view's current generation. */
+  keys(view: FeatureView, rows: EntityRows, hashes: readonly string[] = this.hashes(rows)): string[] {
+    const scope = keyScope(
+      this.#deps.keyPrefix,
+      'f',
+      view.name,
+      `g${this.#deps.generation(`f:${view.name}`)}`,
+    );
+    return hashes.map((h) => cacheKey(scope, h));
+  }
+
+  /** Each entity row's key hash: the same in every view that shares the join keys. */
+  hashes(rows: EntityRows): string[] {
+    return rows.bytes.map((b) => this.#deps.hasher(b));
+  }
+
+  /** `lookup: false` keeps the call out of popularity (warming reads what is popular already). */
+  async get(
+    refNames: readonly string[],
+    columns: readonly EntityColumnWire[],
+    signal: AbortSignal,
+    options: { readonly lookup?: boolean } = {},
+  ): Promise<GetFeaturesResult> {
+    const { refs, views } = this.#resolve(refNames);
+    const first = views[0] as FeatureView;
+    const rows = entityRows(first.joinKeys, columns, this.#deps.maxEntityRows);
+    const now = this.#deps.now();
+    const hashes = this.hashes(rows);
+    if (options.lookup !== false) for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
+    const jobs = views.map((view) => this.#job(view, rows, hashes, now, signal));
+    const results = await this.#deps.engine.runAll(jobs.map((j) => j.job as unknown as RowJob<object>));
+    const out = views.map((view, n) => {
+      const result = results[n] as { values: FeatureRow[]; sources: RowSource[] };
+      const { fallbacks } = this.plumbing(view);
+      const sources = result.values.map((row, i): FeatureSource => {
+        if (row.values === undefined) return 'none';
+        const s = result.sources[i] as RowSource;
+        return s === 'computed' ? (fallbacks.get(row) ?? 'origin') : s;
+      });
+      this.#observe(view, result.values, sources, now);
+      return { view, rows: result.values, sources };
+    });
+    return { refs, views: out, entities: rows.count, now };
+  }
+
+  #job(view: FeatureView, rows: EntityRows, hashes: readonly string[], now: number, signal: AbortSignal) {
+    const { kind, origin, fallbacks } = this.plumbing(view);
+    const keys = this.keys(view, rows, hashes);
+    // Rows past max_age, kept aside while their view's origin is asked for
+    // fresh ones: served (marked) if the origin fails and the view allows it.
+    const stale = new Map<string, { row: FeatureRow; tier: Tier }>();
+    const job: RowJob<FeatureRow> = {
+      kind,
+      keys,
+      store: true,
+      signal,
+      storeIf: (row) => !fallbacks.has(row),
+      ...(origin === undefined
+        ? {}
+        : {
+            accept: (row: FeatureRow, key: string, tier: Tier) => {
+              if (!isStale(row, view.maxAgeMs, now)) return true;
+              stale.set(key, { row, tier });
+              return false;
+            },
+          }),
+      compute: async (list, computeSignal, unreachable) => {
+        const notFound: FeatureRow = { eventTime: 0, values: undefined, writtenAt: now };
+        if (origin === undefined) {
+          // A row whose Redis node did not answer may well exist: "not found"
+          // would be a lie, and would be remembered.
+          const lost = list.filter((i) => unreachable.has(i)).length;
+          if (lost > 0) {
+            throw new InferCacheError(
+              'E_UNAVAILABLE',
+              `Redis did not answer for ${lost} of ${rows.count} rows of view ${view.name}, which has no origin; retry`,
+            );
+          }
+          return list.map(() => notFound);
+        }
+        try {
+          const got = await origin.fetch(
+            list.map((i) => rows.values(i)),
+            computeSignal,
+            now,
+          );
+          return got.map((row) => row ?? notFound);
+        } catch (error) {
+          if (!(error instanceof OriginError)) throw error;
+          const old = list.map((i) => stale.get(keys[i] as string));
+          if (view.origin?.serveStaleOnError && old.every((r) => r !== undefined)) {
+            return old.map((r) => {
+              const { row, tier } = r as { row: FeatureRow; tier: Tier };
+              fallbacks.set(row, tier);
+              return row;
+            });
+          }
+          throw new InferCacheError('E_UNAVAILABLE', error.message, { cause: error });
+        }
+      },
+    };
+    return { job, stale };
+  }
+
+  #resolve(refNames: readonly string[]): { refs: FeatureRef[]; views: FeatureView[] } {
+    if (refNames.length === 0) throw invalidArgument('features: name at least one "view:feature" or "view"');
+    if (refNames.length > MAX_REFS)
+      throw limitExceeded(`${refNames.length} feature references; at most ${MAX_REFS}`);
+    const all = this.#deps.views();
+    const refs: FeatureRef[] = [];
+    const views: FeatureView[] = [];
+    for (const ref of refNames) {
+      const colon = ref.indexOf(':');
+      const viewName = colon === -1 ? ref : ref.slice(0, colon);
+      const featureName = colon === -1 ? '*' : ref.slice(colon + 1);
+      const view = all.get(viewName);
+      if (view === undefined) {
+        throw invalidArgument(
+          `features: unknown view ${quote(viewName)} (views: ${[...all.keys()].slice(0, 8).join(', ') || 'none'})`,
+        );
+      }
+      if (!views.includes(view)) views.push(view);
+      if (featureName === '*') {
+        for (let index = 0; index < view.features.length; index++) refs.push({ view, index });
+      } else {
+        const index = view.index.get(featureName);
+        if (index === undefined)
+          throw invalidArgument(`features: view ${view.name} has no feature ${quote(featureName)}`);
+        refs.push({ view, index });
+      }
+    }
+    const keyOf = (v: FeatureView) => v.joinKeys.map((k) => `${k.name}:${k.type}`).join(',');
+    const first = views[0] as FeatureView;
+    const other = views.find((v) => keyOf(v) !== keyOf(first));
+    if (other !== undefined) {
+      throw invalidArgument(
+        `features: views ${first.name} and ${other.name} have different join keys; ask for them in separate calls`,
+      );
+    }
+    return { refs, views };
+  }
+
+  #observe(
+    view: FeatureView,
+    rows: readonly FeatureRow[],
+    sources: readonly FeatureSource[],
+    now: number,
+  ): void {
+    const m = this.#deps.metrics;
+    m.batchEntities.labels(view.name).observe(rows.length);
+    const bySource = new Map<FeatureSource, number>();
+    for (const s of sources) bySource.set(s, (bySource.get(s) ?? 0) + 1);
+    for (const [s, n] of bySource) m.rows.labels(view.name, s).inc(n);
+    const age = m.age.labels(view.name);
+    const byStatus = new Map<number, number>();
+    for (const row of rows) {
+      if (row.values !== undefined) age.observe(Math.max(0, (now - row.eventTime) / 1000));
+      for (let f = 0; f < view.features.length; f++) {
+        const st = statusOf(row, f, view.maxAgeMs, now);
+        byStatus.set(st, (byStatus.get(st) ?? 0) + 1);
+      }
+    }
+    for (const [st, n] of byStatus) m.values.labels(view.name, STATUS_NAME[st] as string).inc(n);
+  }
+}
+
+const STATUS_NAME: Record<number, string> = {
+  [STATUS.PRESENT]: 'present',
+  [STATUS.NULL_VALUE]: 'null_value',
+  [STATUS.NOT_FOUND]: 'not_found',
+  [STATUS.OUTSIDE_MAX_AGE]: 'outside_max_age',
+};

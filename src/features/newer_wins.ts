@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import type { CacheKind } from '../cache/kind.js';
+import { encodeFrame } from '../cache/value_frame.js';
+import type { LuaScript, ScriptCall } from '../redis/door.js';
+import type { FeatureRow } from './feature_row.js';
+
+/**
+ * Stores a feature row unless the stored one has a newer event time, in one
+ * atomic step on the server: no read-then-write race between writers (a
+ * writer that reads the stored time, then writes, can be overtaken between
+ * the two). The event time sits big-endian at byte 8 of every frame
+ * (cache/value_frame.ts); Lua reads it with struct.unpack (1-based: 9).
+ * A stored value that is not a frame (too short) is replaced.
+ * KEYS[1] the row's key; ARGV[1] the framed row; ARGV[2] its event time
+ * (ms); ARGV[3] its TTL (ms). Returns 1 when stored, 0 when the stored row
+ * is newer.
+ */
+const SOURCE = `
+local current = redis.call('GET', KEYS[1])
+if current and #current >= 16 then
+  local stored = struct.unpack('>d', current, 9)
+  if stored > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`;
+
+export const NEWER_WINS: LuaScript = {
+  source: SOURCE,
+  sha: createHash('sha1').update(SOURCE).digest('hex'),
+};
+
+/**
+ * NEWER_WINS for many keys of one hash slot in one call: KEYS[i] is row
+ * i's key, ARGV[3i-2..3i] its frame, event time and TTL as NEWER_WINS
+ * takes them. Returns one 1 or 0 per key, in order. The rule per key is
+ * NEWER_WINS's; a key given twice sees the write of its earlier row, as
+ * two calls in a row would.
+ */
+const SOURCE_MANY = `
+local out = {}
+for i = 1, #KEYS do
+  local newer = false
+  local current = redis.call('GET', KEYS[i])
+  if current and #current >= 16 then
+    newer = struct.unpack('>d', current, 9) > tonumber(ARGV[3 * i - 1])
+  end
+  if newer then
+    out[i] = 0
+  else
+    redis.call('SET', KEYS[i], ARGV[3 * i - 2], 'PX', ARGV[3 * i])
+    out[i] = 1
+  end
+end
+return out
+`;
+
+export const NEWER_WINS_MANY: LuaScript = {
+  source: SOURCE_MANY,
+  sha: createHash('sha1').update(SOURCE_MANY).digest('hex'),
+};
+
+/** The call of NEWER_WINS that stores `row` under `key`: PutFeatures and the bulk loader send the same bytes. */
+export function newerWinsCall(
+  kind: CacheKind<FeatureRow>,
+  key: string,
+  row: FeatureRow,
+  l2Ms: number = kind.ttl(row).l2Ms,
+): ScriptCall {
+  const frame = encodeFrame(key, kind.id, row.eventTime, kind.encode(row));
+  return { key, args: [frame, String(row.eventTime), String(l2Ms)] };
+}

@@ -1,0 +1,67 @@
+import { FrequencySketch } from '../cache/frequency_sketch.js';
+import type { WarmingMetrics } from '../ops/metrics.js';
+import { TopK } from './top_k.js';
+
+/** One entity of a view, as warming asks for it again: its join values, in the view's key order. */
+export type EntityValues = readonly (string | bigint)[];
+
+export interface PopularityOptions {
+  /** Distinct entities the sketch tells apart (its memory: about 2 bytes each; see FrequencySketch.bytes). */
+  readonly capacity: number;
+  /** Entities kept per view in the local ranking. */
+  readonly topK: number;
+}
+
+/**
+ * How popular each entity is, in fixed memory: every lookup by entity
+ * (GetFeatures, and through it Predict and GetEmbeddings by entity) counts
+ * in one decaying frequency sketch, and each view keeps a top-K of its
+ * most looked-up entities, with their join values, for warming.
+ */
+export class Popularity {
+  readonly #sketch: FrequencySketch;
+  readonly #topK: number;
+  readonly #views = new Map<string, TopK<EntityValues>>();
+
+  constructor(options: PopularityOptions, metrics: WarmingMetrics) {
+    this.#sketch = new FrequencySketch(options.capacity);
+    this.#topK = options.topK;
+    this.#sketch.onHalve(() => {
+      for (const top of this.#views.values()) top.age();
+    });
+    metrics.sketchBytes.set(this.#sketch.bytes);
+  }
+
+  /**
+   * One lookup of an entity of `view`. `hash` is the entity's key hash (hex,
+   * 32 digits); `values` gives its join values, called only when the entity
+   * enters the top-K.
+   */
+  seen(view: string, hash: string, values: () => EntityValues): void {
+    const estimate = this.#sketch.increment(Number.parseInt(hash.slice(-8), 16) ^ viewSalt(view));
+    let top = this.#views.get(view);
+    if (top === undefined) {
+      top = new TopK<EntityValues>(this.#topK);
+      this.#views.set(view, top);
+    }
+    top.offer(hash, estimate, values);
+  }
+
+  /** The view's most looked-up entities here, most first. */
+  top(view: string, n: number): { values: EntityValues; estimate: number }[] {
+    return (this.#views.get(view)?.ranked() ?? [])
+      .slice(0, n)
+      .map((e) => ({ values: e.item, estimate: e.estimate }));
+  }
+
+  views(): string[] {
+    return [...this.#views.keys()];
+  }
+}
+
+// The same entity in two views is two keys of the sketch.
+function viewSalt(view: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < view.length; i++) h = Math.imul(h ^ view.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

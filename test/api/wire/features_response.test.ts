@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { loadPackageDefinition } from '../../../src/api/proto.js';
+import { encodeGetFeaturesResponse } from '../../../src/api/wire/features_response.js';
+import type { FeatureRow, FeatureValue } from '../../../src/features/feature_row.js';
+import type { GetFeaturesResult } from '../../../src/features/get_features.js';
+import { HOUR, view } from '../../helpers/entity_fixtures.js';
+
+// protobufjs (through proto-loader, as clients use it) is the reference decoder.
+const GetFeatures = (
+  loadPackageDefinition()['infercache.v1.InferCache'] as Record<
+    string,
+    { responseDeserialize(b: Buffer): unknown }
+  >
+).GetFeatures as { responseDeserialize(b: Buffer): unknown };
+
+interface Column {
+  name: string;
+  type: number;
+  dim: number;
+  float32_values: number[];
+  float64_values: number[];
+  int32_values: number[];
+  int64_values: string[];
+  bool_values: boolean[];
+  bytes_values: Buffer[];
+  statuses: number[];
+}
+interface Decoded {
+  features: Column[];
+  views: { view: string; event_time_ms: string[]; sources: number[] }[];
+}
+
+const NOW = 1_700_000_000_000;
+const FEATURES = [
+  'f32 float32',
+  'f64 float64',
+  'i32 int32',
+  'i64 int64',
+  'b bool',
+  's string',
+  'by bytes',
+  'v float32_vector 3',
+];
+
+describe('GetFeaturesResponse encoding', () => {
+  it('decodes in protobufjs to every type packed in its field, zeros and statuses where rows have none', () => {
+    const v = view('all', FEATURES, HOUR);
+    const row = (values: FeatureValue[] | undefined, age: number): FeatureRow => ({
+      eventTime: NOW - age,
+      values,
+      writtenAt: NOW - age,
+    });
+    const rows = [
+      row([1.5, 2.25, -7, -(2n ** 63n), true, 'é', Uint8Array.of(1, 2), Float32Array.of(1, 2, 3)], 1000),
+      row(undefined, 0),
+      row([null, null, 2147483647, 2 ** 53 - 1, false, '', Uint8Array.of(), null], 2 * HOUR),
+    ];
+    const result: GetFeaturesResult = {
+      refs: FEATURES.map((_, index) => ({ view: v, index })),
+      views: [{ view: v, rows, sources: ['l1', 'none', 'l2'] }],
+      entities: 3,
+      now: NOW,
+    };
+    const res = GetFeatures.responseDeserialize(encodeGetFeaturesResponse(result)) as Decoded;
+    const col = (name: string) => res.features.find((f) => f.name === `all:${name}`) as Column;
+    expect(res.features.map((f) => f.name)).toEqual(FEATURES.map((f) => `all:${f.split(' ')[0]}`));
+    expect(col('f32').float32_values).toEqual([1.5, 0, 0]);
+    expect(col('f64').float64_values).toEqual([2.25, 0, 0]);
+    expect(col('i32').int32_values).toEqual([-7, 0, 2147483647]);
+    expect(col('i64').int64_values).toEqual([String(-(2n ** 63n)), '0', String(2 ** 53 - 1)]);
+    expect(col('b').bool_values).toEqual([true, false, false]);
+    expect(col('s').bytes_values.map((b) => Buffer.from(b).toString('utf8'))).toEqual(['é', '', '']);
+    expect(col('by').bytes_values.map((b) => [...b])).toEqual([[1, 2], [], []]);
+    expect(col('v').dim).toBe(3);
+    expect(col('v').float32_values).toEqual([1, 2, 3, 0, 0, 0, 0, 0, 0]);
+    expect(col('f32').type).toBe(1);
+    expect(col('v').type).toBe(8);
+    // PRESENT, NOT_FOUND, then OUTSIDE_MAX_AGE for a row past max_age (values still given).
+    expect(col('f32').statuses).toEqual([1, 3, 4]);
+    expect(col('i32').statuses).toEqual([1, 3, 4]);
+    expect(res.views).toEqual([
+      { view: 'all', event_time_ms: [String(NOW - 1000), '0', String(NOW - 2 * HOUR)], sources: [1, 4, 2] },
+    ]);
+  });
+
+  it('marks a null value NULL_VALUE in a fresh row', () => {
+    const v = view('one', ['x float32'], HOUR);
+    const result: GetFeaturesResult = {
+      refs: [{ view: v, index: 0 }],
+      views: [{ view: v, rows: [{ eventTime: NOW, values: [null], writtenAt: NOW }], sources: ['l2'] }],
+      entities: 1,
+      now: NOW,
+    };
+    const res = GetFeatures.responseDeserialize(encodeGetFeaturesResponse(result)) as Decoded;
+    expect(res.features[0]?.statuses).toEqual([2]);
+    expect(res.features[0]?.float32_values).toEqual([0]);
+  });
+});

@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FS, freshIds, ST, stringIds } from '../helpers/features.js';
+import { redisCommand } from '../helpers/redis_command.js';
+import { type RedisServer, startRedis } from '../helpers/redis_server.js';
+import { eventually, irisRows, SRC } from '../helpers/requests.js';
+import { type Sidecar, stopAllSidecars } from '../helpers/sidecar.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
+import {
+  type FleetFiles,
+  fleetFiles,
+  invalidate,
+  metric,
+  metricReaches,
+  predictSources,
+  putLevels,
+  readLevels,
+  startMember,
+  USER,
+} from './fleet.js';
+
+// The smallest log the settings allow: a few hundred changes trim it past a
+// sidecar that was away.
+const LOG_LENGTH = '100';
+// B reaches Redis as its own user, so a command can be taken from it alone.
+const B_USER = 'sidecar-b';
+const B_PASSWORD = 'b-secret';
+
+describe('a sidecar that missed fleet changes while cut off from Redis', () => {
+  const prefix = `miss-${randomBytes(4).toString('hex')}`;
+  let redis: RedisServer;
+  let proxy: TcpProxy;
+  let files: FleetFiles;
+  /** Connected directly; makes the changes. */
+  let a: Sidecar;
+  /** Connected through the proxy; client tracking off, so only the bus can tell it of changes. */
+  let b: Sidecar;
+
+  beforeAll(async () => {
+    [redis, files] = await Promise.all([startRedis(), fleetFiles()]);
+    await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, 'on', `>${B_PASSWORD}`, '~*', '&*', '+@all']);
+    proxy = await startTcpProxy(redis.port);
+    const env = { INFERCACHE_BUS_LOG_LENGTH: LOG_LENGTH, INFERCACHE_CLIENT_TRACKING: 'off' };
+    const bUrl = `redis://${B_USER}:${B_PASSWORD}@127.0.0.1:${proxy.port}`;
+    [a, b] = await Promise.all([
+      startMember(redis.url, prefix, files, env),
+      startMember(bUrl, prefix, files, env),
+    ]);
+  });
+  // A test that failed while B was cut off must not leave the next one without Redis.
+  afterEach(() => proxy?.restore());
+  afterAll(async () => {
+    await stopAllSidecars();
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  /** Cuts B off and waits until it knows. */
+  async function cutB(): Promise<void> {
+    proxy.cut();
+    await metricReaches(b, 'infercache_redis_node_connected', {}, 0);
+  }
+
+  async function inL1(s: Sidecar, ids: string[], rows: number[][]): Promise<void> {
+    await eventually('the rows in L1', async () => {
+      const features = (await readLevels(s, ids)).sources.every((x) => x === FS.L1);
+      const predictions = (await predictSources(s, rows, '1')).every((x) => x === SRC.L1);
+      return features && predictions && (await predictSources(s, rows, '2')).every((x) => x === SRC.L1)
+        ? true
+        : undefined;
+    });
+  }
+
+  it('replays the log from its last entry once back: no old answer after the catch-up, and nothing else dropped', async () => {
+    const [changed, gone, kept] = freshIds(3, 'miss') as [string, string, string];
+    const rows = irisRows(2);
+    await putLevels(a, [changed, gone, kept], [1, 1, 1], Date.now() - 1000);
+    await inL1(b, [changed, gone, kept], rows);
+
+    await cutB();
+    await putLevels(a, [changed], [2]);
+    await invalidate(a, { view: { view: 'users', entities: stringIds(USER, [gone]) } });
+    await invalidate(a, { model: { model: 'iris', version: '1' } });
+    // Cut off, B still answers from its L1: the old row, within its L1 TTL.
+    expect(await readLevels(b, [changed])).toMatchObject({ levels: [1], sources: [FS.L1] });
+    const caughtUp = await metric(b, 'infercache_coherence_catch_ups_total', { result: 'ok' });
+    const fromLog = await metric(b, 'infercache_coherence_changes_total', { type: 'keys', via: 'log' });
+
+    proxy.restore();
+    await eventually(
+      'B to catch up',
+      async () =>
+        (await metric(b, 'infercache_coherence_catch_ups_total', { result: 'ok' })) > caughtUp
+          ? true
+          : undefined,
+      20_000,
+    );
+    expect(await readLevels(b, [changed])).toMatchObject({ levels: [2], statuses: [ST.PRESENT] });
+    expect((await readLevels(b, [gone])).statuses).toEqual([ST.NOT_FOUND]);
+    expect((await predictSources(b, rows, '1')).some((x) => x === SRC.L1)).toBe(false);
+    // What did not change is still served from L1: B replayed, it did not start over.
+    expect(await readLevels(b, [kept])).toMatchObject({ levels: [1], sources: [FS.L1] });
+    expect(await predictSources(b, rows, '2')).toEqual([SRC.L1, SRC.L1]);
+    expect(await metric(b, 'infercache_coherence_changes_total', { type: 'keys', via: 'log' })).toBe(
+      fromLog + 2,
+    );
+    expect(await metric(b, 'infercache_coherence_catch_ups_total', { result: 'log_trimmed' })).toBe(0);
+  });
+
+  it('reads no L1 after a reconnect until it has caught up (l1_readable 0), then serves L1 again', async () => {
+    const [steady, changed] = freshIds(2, 'gate') as [string, string];
+    const rows = irisRows(2);
+    await putLevels(a, [steady, changed], [5, 5], Date.now() - 1000);
+    await inL1(b, [steady, changed], rows);
+    expect(await metric(b, 'infercache_coherence_l1_readable')).toBe(1);
+
+    await cutB();
+    await putLevels(a, [changed], [6]);
+    // The catch-up reads the log with XINFO: refused to B, it cannot finish.
+    await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, '-xinfo']);
+    try {
+      const failed = await metric(b, 'infercache_coherence_catch_ups_total', { result: 'failed' });
+      proxy.restore();
+      await eventually(
+        'a failed catch-up',
+        async () =>
+          (await metric(b, 'infercache_coherence_catch_ups_total', { result: 'failed' })) > failed
+            ? true
+            : undefined,
+        20_000,
+      );
+      expect(await metric(b, 'infercache_coherence_l1_readable')).toBe(0);
+      // Connected but not caught up: every row comes from Redis, even those still in L1.
+      expect(await readLevels(b, [steady, changed])).toMatchObject({
+        levels: [5, 6],
+        sources: [FS.L2, FS.L2],
+      });
+      expect(await predictSources(b, rows, '2')).toEqual([SRC.L2, SRC.L2]);
+    } finally {
+      await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, '+xinfo']);
+    }
+    await metricReaches(b, 'infercache_coherence_l1_readable', {}, 1);
+    // The row read while L1 was closed went into L1, then the replayed change
+    // dropped it again: only the unchanged one is an L1 hit.
+    expect(await readLevels(b, [steady, changed])).toMatchObject({ levels: [5, 6] });
+    expect((await readLevels(b, [steady])).sources).toEqual([FS.L1]);
+  });
+
+  it('reads no L1 while Redis answers but its coherence link is down, until the link is back and caught up', async () => {
+    const rows = irisRows(2).map((r) => r.map((x) => x + 0.375));
+    await predictSources(b, rows);
+    expect(await predictSources(b, rows)).toEqual([SRC.L1, SRC.L1]);
+    // B's commands still work, but its coherence link (pub/sub) is closed
+    // and cannot subscribe again: changes would not reach its L1.
+    await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, '-subscribe']);
+    try {
+      await redisCommand(redis.port, ['CLIENT', 'KILL', 'USER', B_USER, 'TYPE', 'pubsub']);
+      await eventually('B to read its rows from L2 rather than L1', async () => {
+        const sources = await predictSources(b, rows);
+        return sources.every((s) => s === SRC.L2) ? true : undefined;
+      });
+    } finally {
+      await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, '+subscribe']);
+    }
+    await eventually('B to serve L1 again once its link is back', async () => {
+      const sources = await predictSources(b, rows);
+      return sources.every((s) => s === SRC.L1) ? true : undefined;
+    });
+  });
+
+  it('drops all of its L1 when the log was trimmed past its position, and reads the new rows', async () => {
+    const [changed] = freshIds(1, 'trim') as [string];
+    const rows = irisRows(2);
+    await putLevels(a, [changed], [1], Date.now() - 1000);
+    await inL1(b, [changed], rows);
+
+    await cutB();
+    await putLevels(a, [changed], [2]);
+    // Four times the log's length in changes: B's last entry is trimmed away.
+    const nobody = freshIds(400, 'nobody');
+    for (let i = 0; i < nobody.length; i += 20) {
+      await Promise.all(
+        nobody
+          .slice(i, i + 20)
+          .map((id) => invalidate(a, { view: { view: 'users', entities: stringIds(USER, [id]) } })),
+      );
+    }
+
+    proxy.restore();
+    await metricReaches(b, 'infercache_coherence_catch_ups_total', { result: 'log_trimmed' }, 1);
+    for (const kind of ['p', 'f', 'e']) expect(await metric(b, 'infercache_l1_entries', { kind })).toBe(0);
+    await b.waitForLog((l) => l.msg === 'the bus log was trimmed past this sidecar: dropping its L1');
+    expect(await readLevels(b, [changed])).toMatchObject({ levels: [2], sources: [FS.L2] });
+    expect((await predictSources(b, rows, '2')).some((x) => x === SRC.L1)).toBe(false);
+  });
+});
