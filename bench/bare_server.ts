@@ -1,15 +1,18 @@
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 
 /**
  * The floor for the L1-hit path: the leanest grpc-js server that answers
  * Predict with the same bytes. It decodes nothing and encodes nothing
  * (identity serializers); every call is answered with the sidecar's own
- * L1-hit answer, passed pre-encoded in BENCH_BARE_RESPONSE_HEX. It shares
+ * L1-hit answer, passed pre-encoded in the file BENCH_BARE_RESPONSE_FILE
+ * (a 1,024-row answer is too long for an environment variable). It shares
  * none of the sidecar's settings beyond the message size limits.
  * Prints {"port": n} on stdout once listening.
  */
-const response = Buffer.from(process.env.BENCH_BARE_RESPONSE_HEX ?? '', 'hex');
-if (response.length === 0) throw new Error('BENCH_BARE_RESPONSE_HEX is not set');
+const file = process.env.BENCH_BARE_RESPONSE_FILE;
+if (!file) throw new Error('BENCH_BARE_RESPONSE_FILE is not set');
+const response = readFileSync(file);
 
 const identity = (b: Buffer) => b;
 const unary = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({

@@ -45,6 +45,7 @@ import { bulkLoad } from './scenarios/bulk_load.js';
 import { getFeatures } from './scenarios/get_features.js';
 import { invalidationLag } from './scenarios/invalidation_lag.js';
 import { keyHash } from './scenarios/key_hash.js';
+import { l1BatchIrisVsBare, l1BatchVsBare } from './scenarios/l1_batch_vs_bare.js';
 import { l1Policy } from './scenarios/l1_policy.js';
 import { l1VsBare } from './scenarios/l1_vs_bare.js';
 import { l2Batch } from './scenarios/l2_batch.js';
@@ -57,6 +58,8 @@ import { zipf } from './scenarios/zipf.js';
 
 const SCENARIOS: Record<string, (redis: RedisServer) => Promise<ScenarioResult>> = {
   l1_vs_bare: l1VsBare,
+  l1_batch_vs_bare: l1BatchVsBare,
+  l1_batch_iris_vs_bare: l1BatchIrisVsBare,
   batch_heavy: batchHeavy,
   micro_batching: microBatching,
   zipf,

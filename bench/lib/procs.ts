@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config/schema.js';
 import { killOnExit, stopChild } from '../../test/helpers/children.js';
@@ -87,7 +89,9 @@ export interface BareServer {
  */
 export async function startBareServer(response: Buffer): Promise<BareServer> {
   progress('  starting the bare grpc-js server');
-  return startBare(bareServerTs, { BENCH_BARE_RESPONSE_HEX: response.toString('hex') });
+  const file = join(mkdtempSync(join(tmpdir(), 'infercache-bare-')), 'response.bin');
+  writeFileSync(file, response);
+  return startBare(bareServerTs, { BENCH_BARE_RESPONSE_FILE: file });
 }
 
 /**

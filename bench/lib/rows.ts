@@ -33,6 +33,15 @@ export function irisRequest(): PredictRequest {
   return { model: 'iris', inputs: { features: floatTensor(IRIS_ROW, 1, 4) } };
 }
 
+/** `rows` distinct iris rows (fixed by `seed`), as one request. */
+export function irisBatchRequest(rows: number, seed: number): PredictRequest {
+  const rand = mulberry32(seed);
+  const values = new Float32Array(rows * 4);
+  // Iris measurements are 0.1 to 8 cm; 3 decimals make every row distinct.
+  for (let i = 0; i < values.length; i++) values[i] = Math.round((0.1 + rand() * 7.9) * 1000) / 1000;
+  return { model: 'iris', inputs: { features: floatTensor(Buffer.from(values.buffer), rows, 4) } };
+}
+
 export function heavyRequest(raw: Buffer, rows: number, bypass = false): PredictRequest {
   return { model: 'heavy', inputs: { x: floatTensor(raw, rows, HEAVY_COLS) }, cache: { bypass } };
 }

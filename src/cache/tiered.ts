@@ -142,10 +142,11 @@ export class TieredCache {
         ? { accept: options.accept as (v: object, key: string, tier: Tier) => boolean }
         : {}),
     };
-    const [hits] = await this.getManyOfKinds([batch], options.signal);
-    return (hits as (Hit<V> | Unreachable | undefined)[]).map((h) =>
-      h === UNREACHABLE ? undefined : (h as Hit<V> | undefined),
-    );
+    const [answers] = await this.getManyOfKinds([batch], options.signal);
+    const hits = answers as (Hit<V> | Unreachable | undefined)[];
+    // In place: a batch is thousands of keys, and a second array of them costs as much as the loop.
+    for (let i = 0; i < hits.length; i++) if (hits[i] === UNREACHABLE) hits[i] = undefined;
+    return hits as (Hit<V> | undefined)[];
   }
 
   /**
@@ -201,6 +202,7 @@ export class TieredCache {
     if (this.#roundTrip === undefined) this.#roundTrip = new CostAverage(tookMs);
     else this.#roundTrip.add(tookMs);
     const now = Date.now();
+    const stores = batches.map((b) => this.#storeOf(b.kind));
     const hits = new Array<number>(batches.length).fill(0);
     const misses = new Array<number>(batches.length).fill(0);
     for (let j = 0; j < missingKeys.length; j++) {
@@ -225,7 +227,7 @@ export class TieredCache {
       // the pair never serves a value past its L2 lifetime.
       const ttl = b.kind.ttl(value);
       const l1Ms = Math.min(ttl.l1Ms, (ttl.l2FloorMs ?? ttl.l2Ms) - (now - b.kind.writtenAt(value)));
-      if (l1Ms > 0) this.#storeOf(b.kind).set(key, value, l1Ms);
+      if (l1Ms > 0) (stores[n] as L1Store<object>).set(key, value, l1Ms);
     }
     for (const r of repeats) {
       (outs[r.batch] as unknown[])[r.i] = (outs[missingBatch[r.of] as number] as unknown[])[

@@ -162,7 +162,7 @@ export class EmbeddingService {
       const maxAgeMs = req.cache.maxAgeMs;
       const result = await this.#deps.engine.run({
         kind: this.#kindOf(mv, target),
-        keys: await rowKeys(ctx, inputs, views, rows),
+        keys: await rowKeys(ctx, inputs, rows),
         store: !req.cache.noStore,
         ...(maxAgeMs > 0 ? { accept: (e: Embedding) => Date.now() - e.createdAt <= maxAgeMs } : {}),
         signal: req.signal,

@@ -1,4 +1,5 @@
 import { cacheKey, type KeyHasher } from '../cache/keys.js';
+import { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
 import { rowViews } from '../tensor/rows.js';
 
@@ -50,21 +51,69 @@ export function inputRowViews(inputs: readonly (readonly [string, HostTensor])[]
 /** Most rows whose keys are hashed in one go, without yielding (see rowKeys). */
 export const ROWS_PER_SLICE_MAX = ROWS_PER_SLICE;
 
+/**
+ * Writes the bytes each row's key is hashed over (the header, then the row
+ * of every input) into one buffer reused for every row: a batch of 1,024
+ * rows then allocates nothing per row (a Buffer.concat per row was most of
+ * the garbage an all-hit batch made). Rows of a string input differ in
+ * length, so inputs with strings are copied through their row views.
+ */
+class RowBytes {
+  readonly #inputs: readonly (readonly [string, HostTensor])[];
+  readonly #views: (Buffer[] | undefined)[];
+  readonly #rowBytes: number[];
+  readonly #headerLength: number;
+  #scratch: Buffer;
+
+  constructor(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[], rows: number) {
+    this.#inputs = inputs;
+    this.#views = inputs.map(([, t]) => (t.dtype === DType.STRING ? rowViews(t) : undefined));
+    // A string input's share is its mean row length: the scratch grows for longer rows.
+    this.#rowBytes = inputs.map(([, t]) => (rows === 0 ? 0 : Math.ceil(t.data.length / rows)));
+    const head = header(ctx, inputs, true);
+    this.#headerLength = head.length;
+    this.#scratch = Buffer.allocUnsafe(head.length + this.#rowBytes.reduce((a, b) => a + b, 0));
+    head.copy(this.#scratch, 0);
+  }
+
+  /** The hashed bytes of row `r`, valid until the next call. */
+  row(r: number): Uint8Array {
+    let at = this.#headerLength;
+    for (let i = 0; i < this.#inputs.length; i++) {
+      const views = this.#views[i];
+      if (views === undefined) {
+        const n = this.#rowBytes[i] as number;
+        const data = (this.#inputs[i] as readonly [string, HostTensor])[1].data;
+        this.#scratch.set(data.subarray(r * n, (r + 1) * n), at);
+        at += n;
+      } else {
+        const view = views[r] as Buffer;
+        if (at + view.length > this.#scratch.length) this.#grow(at + view.length, at);
+        this.#scratch.set(view, at);
+        at += view.length;
+      }
+    }
+    return at === this.#scratch.length ? this.#scratch : this.#scratch.subarray(0, at);
+  }
+
+  /** A larger scratch keeping its first `used` bytes (the header and this row's inputs so far). */
+  #grow(size: number, used: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(size, this.#scratch.length * 2));
+    this.#scratch.copy(bigger, 0, 0, used);
+    this.#scratch = bigger;
+  }
+}
+
 /** One key per row (axis 0), for at most ROWS_PER_SLICE rows: no yield, so no await. */
 export function rowKeysNow(
   ctx: KeyContext,
   inputs: readonly (readonly [string, HostTensor])[],
-  views: readonly Buffer[][],
   rows: number,
 ): string[] {
   if (rows > ROWS_PER_SLICE) throw new RangeError(`${rows} rows hashed without a yield`);
   const keys: string[] = new Array(rows);
-  const parts: Buffer[] = new Array(inputs.length + 1);
-  parts[0] = header(ctx, inputs, true);
-  for (let r = 0; r < rows; r++) {
-    for (let i = 0; i < views.length; i++) parts[i + 1] = (views[i] as Buffer[])[r] as Buffer;
-    keys[r] = cacheKey(ctx.scope, ctx.hasher(Buffer.concat(parts)));
-  }
+  const bytes = new RowBytes(ctx, inputs, rows);
+  for (let r = 0; r < rows; r++) keys[r] = cacheKey(ctx.scope, ctx.hasher(bytes.row(r)));
   return keys;
 }
 
@@ -72,16 +121,13 @@ export function rowKeysNow(
 export async function rowKeys(
   ctx: KeyContext,
   inputs: readonly (readonly [string, HostTensor])[],
-  views: readonly Buffer[][],
   rows: number,
 ): Promise<string[]> {
   const keys: string[] = new Array(rows);
-  const parts: Buffer[] = new Array(inputs.length + 1);
-  parts[0] = header(ctx, inputs, true);
+  const bytes = new RowBytes(ctx, inputs, rows);
   for (let r = 0; r < rows; r++) {
     if (r > 0 && r % ROWS_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    for (let i = 0; i < views.length; i++) parts[i + 1] = (views[i] as Buffer[])[r] as Buffer;
-    keys[r] = cacheKey(ctx.scope, ctx.hasher(Buffer.concat(parts)));
+    keys[r] = cacheKey(ctx.scope, ctx.hasher(bytes.row(r)));
   }
   return keys;
 }

@@ -141,9 +141,12 @@ export class PredictService {
     if (!mv.signature.rowCacheable) return undefined;
     const auto = this.#kindsOf(mv).auto;
     if (auto?.bypassing()) return undefined;
+    // Before the inputs are checked and canonicalised: a larger request goes
+    // through predict(), which does both, and they walk every element.
+    if ((req.inputs.get(mv.signature.inputs[0]?.name ?? '')?.dims[0] ?? 0) > NOW_MAX_ROWS) return undefined;
     const { rows, inputs } = signatureInputs(mv, req.inputs, this.#deps.maxBatchRows);
     if (rows > NOW_MAX_ROWS) return undefined;
-    const keys = rowKeysNow(this.#keyContext(mv), inputs, inputRowViews(inputs), rows);
+    const keys = rowKeysNow(this.#keyContext(mv), inputs, rows);
     const values = this.#deps.engine.fromL1(this.#kindsOf(mv).rows, keys, maxAge(req.cache.maxAgeMs));
     if (values === undefined) return undefined;
     if (!req.cache.noStore) this.#refreshDue(mv, keys, values, inputs, undefined, rows);
@@ -198,8 +201,13 @@ export class PredictService {
       const outputs = await this.#run(mv, feedsOf(inputs), rows, req);
       return done(outputs, new Array<RowSource>(rows).fill('model'));
     }
-    const views = inputRowViews(inputs);
-    const keys = await rowKeys(ctx, inputs, views, rows);
+    const keys = await rowKeys(ctx, inputs, rows);
+    // Row views only for rows that are run (or refreshed): an all-hit batch needs none.
+    let views: Buffer[][] | undefined;
+    const viewsOf = (): Buffer[][] => {
+      if (views === undefined) views = inputRowViews(inputs);
+      return views;
+    };
     // When every row is missing, the request's tensors are the batch (no
     // restacking) and the run's outputs are the response.
     let asRequested: NamedTensor[] | undefined;
@@ -210,7 +218,8 @@ export class PredictService {
       accept: maxAge(req.cache.maxAgeMs),
       signal: req.signal,
       compute: async (list) => {
-        const outputs = await this.#run(mv, feedsOfRows(inputs, views, list, rows), list.length, req);
+        const feeds = list.length === rows ? feedsOf(inputs) : feedsOfRows(inputs, viewsOf(), list, rows);
+        const outputs = await this.#run(mv, feeds, list.length, req);
         if (list.length === rows) asRequested = outputs;
         return splitRows(outputs, Date.now());
       },

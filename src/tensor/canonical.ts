@@ -4,21 +4,23 @@ import type { HostTensor } from './host_tensor.js';
 /**
  * Makes equal values equal bytes, so they hash to one cache key: every NaN
  * becomes the quiet NaN, -0 becomes +0, and booleans become 0/1. Works on the
- * bit patterns (integer compares), in place: the tensor's buffer belongs to
- * the request being served and the model sees the same canonical values the
- * key was computed over.
+ * little-endian bytes, in place: the tensor's buffer belongs to the request
+ * being served and the model sees the same canonical values the key was
+ * computed over. Bytes, not typed-array words, so a tensor decoded from
+ * anywhere in a gRPC message needs no aligned copy first (1 MiB per 1,024
+ * heavy rows); the common case reads one byte per element and is as fast.
  */
 export function canonicalizeInPlace(tensor: HostTensor): void {
   const { data } = tensor;
   switch (tensor.dtype) {
     case DType.FLOAT32:
-      canonicalFloat32(new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2));
+      canonicalFloat32(data);
       return;
     case DType.FLOAT64:
-      canonicalFloat64(new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2));
+      canonicalFloat64(data);
       return;
     case DType.FLOAT16:
-      canonicalFloat16(new Uint16Array(data.buffer, data.byteOffset, data.byteLength >>> 1));
+      canonicalFloat16(data);
       return;
     case DType.BOOL:
       for (let i = 0; i < data.length; i++) if (data[i] !== 0) data[i] = 1;
@@ -28,33 +30,59 @@ export function canonicalizeInPlace(tensor: HostTensor): void {
   }
 }
 
-function canonicalFloat32(bits: Uint32Array): void {
-  for (let i = 0; i < bits.length; i++) {
-    const u = bits[i] as number;
-    if ((u & 0x7f800000) === 0x7f800000 && (u & 0x007fffff) !== 0) bits[i] = 0x7fc00000;
-    else if (u === 0x80000000) bits[i] = 0;
-  }
-}
+// Each kernel looks at an element's top byte first (sign and high exponent
+// bits): only a top byte of all-ones exponent or a bare sign bit needs more.
 
-// Little-endian: the low word of element i is at 2i, the high word at 2i+1.
-function canonicalFloat64(words: Uint32Array): void {
-  for (let i = 0; i + 1 < words.length; i += 2) {
-    const lo = words[i] as number;
-    const hi = words[i + 1] as number;
-    if ((hi & 0x7ff00000) === 0x7ff00000 && ((hi & 0x000fffff) !== 0 || lo !== 0)) {
-      words[i] = 0;
-      words[i + 1] = 0x7ff80000;
-    } else if (hi === 0x80000000 && lo === 0) {
-      words[i + 1] = 0;
+/** float32: NaN (exponent all ones, mantissa not 0) → 0x7fc00000; -0 → 0. */
+function canonicalFloat32(d: Uint8Array): void {
+  for (let i = 3; i < d.length; i += 4) {
+    const top = d[i] as number;
+    if ((top & 0x7f) === 0x7f) {
+      const next = d[i - 1] as number;
+      if ((next & 0x80) !== 0 && ((next & 0x7f) | (d[i - 2] as number) | (d[i - 3] as number)) !== 0) {
+        d[i] = 0x7f;
+        d[i - 1] = 0xc0;
+        d[i - 2] = 0;
+        d[i - 3] = 0;
+      }
+    } else if (top === 0x80 && ((d[i - 1] as number) | (d[i - 2] as number) | (d[i - 3] as number)) === 0) {
+      d[i] = 0;
     }
   }
 }
 
-function canonicalFloat16(bits: Uint16Array): void {
-  for (let i = 0; i < bits.length; i++) {
-    const u = bits[i] as number;
-    if ((u & 0x7c00) === 0x7c00 && (u & 0x03ff) !== 0) bits[i] = 0x7e00;
-    else if (u === 0x8000) bits[i] = 0;
+/** float64: NaN → 0x7ff8000000000000; -0 → 0. */
+function canonicalFloat64(d: Uint8Array): void {
+  for (let i = 7; i < d.length; i += 8) {
+    const top = d[i] as number;
+    if (top !== 0x80 && (top & 0x7f) !== 0x7f) continue;
+    let low = 0; // The 48 bits below the top 16.
+    for (let k = i - 7; k < i - 1; k++) low |= d[k] as number;
+    const next = d[i - 1] as number;
+    if ((top & 0x7f) === 0x7f) {
+      if ((next & 0xf0) === 0xf0 && ((next & 0x0f) | low) !== 0) {
+        d[i] = 0x7f;
+        d[i - 1] = 0xf8;
+        d.fill(0, i - 7, i - 1);
+      }
+    } else if ((next | low) === 0) {
+      d[i] = 0;
+    }
+  }
+}
+
+/** float16: NaN → 0x7e00; -0 → 0. */
+function canonicalFloat16(d: Uint8Array): void {
+  for (let i = 1; i < d.length; i += 2) {
+    const top = d[i] as number;
+    if ((top & 0x7c) === 0x7c) {
+      if (((top & 0x03) | (d[i - 1] as number)) !== 0) {
+        d[i] = 0x7e;
+        d[i - 1] = 0;
+      }
+    } else if (top === 0x80 && d[i - 1] === 0) {
+      d[i] = 0;
+    }
   }
 }
 

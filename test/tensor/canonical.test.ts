@@ -29,6 +29,31 @@ describe('canonical bytes', () => {
     expect([...bits]).toEqual([0x7e00, 0x7e00, 0, 0x3c00, 0x7c00]);
   });
 
+  it('canonicalises in place at any byte offset, as raw bytes lie in a request message', () => {
+    const bits = [0x7fc00001, 0x80000000, 0x3f800000, 0xff800001];
+    for (const offset of [1, 2, 3]) {
+      const backing = Buffer.alloc(offset + 16, 0xee);
+      const odd = backing.subarray(offset, offset + 16);
+      f32(...bits).copy(odd);
+      canonicalizeInPlace({ dtype: DType.FLOAT32, dims: [4], data: odd });
+      expect(Buffer.from(odd).equals(f32(0x7fc00000, 0, 0x3f800000, 0x7fc00000)), `offset ${offset}`).toBe(
+        true,
+      );
+      expect(backing[offset - 1]).toBe(0xee);
+    }
+    const f64 = new Float64Array([-0, Number.NaN, 2]);
+    new Uint32Array(f64.buffer)[3] = 0xfff00000; // -NaN with payload 0x...0 in the high word only
+    new Uint32Array(f64.buffer)[2] = 1;
+    const backing = Buffer.alloc(25);
+    const odd = backing.subarray(1, 25);
+    Buffer.from(f64.buffer).copy(odd);
+    canonicalizeInPlace({ dtype: DType.FLOAT64, dims: [3], data: odd });
+    const out = new Float64Array(Uint8Array.from(odd).buffer);
+    expect(Object.is(out[0], 0)).toBe(true);
+    expect([...new Uint32Array(out.buffer)].slice(2, 4)).toEqual([0, 0x7ff80000]);
+    expect(out[2]).toBe(2);
+  });
+
   it('makes any non-zero boolean byte a 1', () => {
     const data = Buffer.from([0, 1, 2, 255]);
     canonicalizeInPlace({ dtype: DType.BOOL, dims: [4], data });

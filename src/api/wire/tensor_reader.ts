@@ -1,5 +1,4 @@
 import { InferCacheError, invalidArgument } from '../../errors.js';
-import { aligned } from '../../tensor/canonical.js';
 import { DType, dtypeName, dtypeSize, isDType } from '../../tensor/dtypes.js';
 import { elementCount, type HostTensor } from '../../tensor/host_tensor.js';
 import { ByteSink } from './byte_sink.js';
@@ -222,7 +221,10 @@ function build(
   }
   if (form === 'raw') {
     if (dtype === DType.STRING) throw invalidArgument(`${where}: string tensors take string_data, not raw`);
-    return { dtype, dims, data: aligned(raw as Buffer, dtypeSize(dtype)) };
+    // As it lies in the message, at any offset: nothing on the way reads it
+    // through typed-array words (canonical.ts works on bytes; a model run
+    // copies its feeds into buffers of their own).
+    return { dtype, dims, data: raw as Buffer };
   }
   if (form !== FIELD_OF[dtype]) {
     throw invalidArgument(

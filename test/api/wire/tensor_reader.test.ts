@@ -107,16 +107,15 @@ describe('tensor decoding', () => {
     expect(deep.dims).toEqual([1, 2, 1, 2]);
   });
 
-  it('hands back raw data aligned for its dtype, wherever it sat in the message', () => {
+  it('hands back raw data where it sits in the message, at any offset, without a copy', () => {
     for (let pad = 0; pad < 8; pad++) {
-      const t = input(
-        request(
-          { x: { dtype: DType.FLOAT64, shape: [1], raw: bytesOf(new Float64Array([2.5])) } },
-          { version: 'v'.repeat(pad) },
-        ),
+      const message = request(
+        { x: { dtype: DType.FLOAT64, shape: [1], raw: bytesOf(new Float64Array([2.5])) } },
+        { version: 'v'.repeat(pad) },
       );
-      expect(t.data.byteOffset % 8).toBe(0);
-      expect(new Float64Array(t.data.buffer, t.data.byteOffset, 1)[0]).toBe(2.5);
+      const t = input(message);
+      expect(t.data.buffer).toBe(message.buffer);
+      expect(new Float64Array(Uint8Array.from(t.data).buffer)[0]).toBe(2.5);
     }
   });
 
