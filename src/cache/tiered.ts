@@ -3,6 +3,7 @@ import type { KeyWrite, RedisDoor } from '../redis/door.js';
 import { CostAverage } from './early_refresh.js';
 import type { CacheKind } from './kind.js';
 import type { L1Cache, L1Store } from './l1.js';
+import { ReadCoalescer } from './read_coalescer.js';
 import { decodeFrame, encodeFrame, RejectedValue } from './value_frame.js';
 
 export type Tier = 'l1' | 'l2';
@@ -51,8 +52,11 @@ export class TieredCache {
   readonly #options: TieredOptions;
   readonly #metrics: CacheMetrics;
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #reads: ReadCoalescer;
   readonly #counters = new Map<string, { inc(n: number): void }>();
   readonly #stores = new WeakMap<object, L1Store<object>>();
+  /** Writes counted in #pendingWrites, not yet handed to the door (sent on the next setImmediate). */
+  #queued: KeyWrite[] = [];
   #pendingWrites = 0;
   /** What a lookup round trip to L2 costs (ms); undefined until one was made. */
   #roundTrip: CostAverage | undefined;
@@ -63,6 +67,7 @@ export class TieredCache {
     this.#door = door;
     this.#options = options;
     this.#metrics = metrics;
+    this.#reads = new ReadCoalescer(door, 'mget');
   }
 
   get door(): RedisDoor {
@@ -197,7 +202,7 @@ export class TieredCache {
     if (missingKeys.length === 0 || this.#door.mode === 'none') return outs;
 
     const started = performance.now();
-    const raw = await this.#door.getMany('mget', missingKeys, signal);
+    const raw = await this.#reads.read(missingKeys, signal);
     const tookMs = performance.now() - started;
     if (this.#roundTrip === undefined) this.#roundTrip = new CostAverage(tookMs);
     else this.#roundTrip.add(tookMs);
@@ -276,17 +281,33 @@ export class TieredCache {
     return encodeFrame(key, kind.id, kind.timeOf(value), kind.encode(value));
   }
 
-  /** Waits for the L2 writes in flight (each bounded by the Redis timeout). */
+  /** Sends the writes queued for L2 and waits for those in flight (each bounded by the Redis timeout). */
   async flush(): Promise<void> {
+    this.#sendQueued();
     await Promise.allSettled([...this.#pending]);
   }
 
+  /**
+   * Queues writes for L2; what every call queued in one turn of the event
+   * loop goes out together (setImmediate), as one pipeline per node: 64
+   * concurrent misses made 64 pipelines, each its own socket write and
+   * reply parse on both sides, and the SETs of a miss-heavy load cost more
+   * main-thread time than the gRPC calls themselves.
+   */
   #writeInBackground(kind: string, writes: KeyWrite[]): void {
     if (this.#pendingWrites + writes.length > this.#options.maxPendingWrites) {
       this.#metrics.l2DroppedWrites.labels(kind, 'queue_full').inc(writes.length);
       return;
     }
     this.#pendingWrites += writes.length;
+    for (const w of writes) this.#queued.push(w);
+    if (this.#queued.length === writes.length) setImmediate(() => this.#sendQueued());
+  }
+
+  #sendQueued(): void {
+    const writes = this.#queued;
+    if (writes.length === 0) return;
+    this.#queued = [];
     // The door never rejects; failures are counted there, per command.
     const done: Promise<unknown> = this.#door.setMany('set', writes).finally(() => {
       this.#pendingWrites -= writes.length;

@@ -155,10 +155,15 @@ describe('a fleet on a Redis Cluster', () => {
         const stalled = owners[0] as number;
         await slow.pauseNode(stalled);
         try {
-          // Concurrent calls: the circuit judges the last second and wants 5 calls.
+          // Calls started 60 ms apart, overlapping: the circuit judges the last
+          // second and wants 5 calls, and reads started together share one
+          // MGET per node (cache/read_coalescer.ts), so each call starts alone.
           for (let round = 0; round < 3; round++) {
             const answers = await Promise.all(
-              Array.from({ length: 6 }, () => reader.client.predict(heavyRequest(concat(rows)))),
+              Array.from({ length: 6 }, async (_, i) => {
+                await sleep(60 * i);
+                return reader.client.predict(heavyRequest(concat(rows)));
+              }),
             );
             for (const answer of answers) {
               answer.row_sources.forEach((source, i) => {

@@ -182,6 +182,43 @@ describe('tiered cache against a real Redis', () => {
     expect(reader.cache.l1(shortL2).get(expiring)).toBeUndefined();
   });
 
+  it('reads the L2 misses of calls made together in one MGET, each answered in its own order', async () => {
+    const reader = await tiers();
+    const keys = Array.from({ length: 6 }, (_, i) => freshKey(`together${i}`));
+    for (const [i, key] of keys.entries()) await inL2(key, blob(8, 20 + i));
+    const mgets = async () =>
+      (await reader.metric('infercache_redis_operation_duration_seconds_count', { op: 'mget' })) ?? 0;
+    const before = await mgets();
+    const gone = new AbortController();
+    const calls = [
+      reader.cache.getMany(kind, [keys[0], keys[1], keys[2]] as string[]),
+      reader.cache.getMany(kind, [keys[2], freshKey('absent'), keys[0]] as string[]),
+      reader.cache.getMany(kind, [keys[3]] as string[], { signal: gone.signal }),
+      reader.cache.getMany(kind, [keys[5], keys[4]] as string[]),
+    ];
+    gone.abort();
+    const [a, b, c, d] = await Promise.all(calls);
+    expect(a?.map(byte0)).toEqual([20, 21, 22]);
+    expect(b?.map(byte0)).toEqual([22, undefined, 20]);
+    expect(c?.map(byte0)).toEqual([undefined]);
+    expect(d?.map(byte0)).toEqual([25, 24]);
+    expect(await mgets()).toBe(before + 1);
+  });
+
+  it('writes what calls store together in one pipeline', async () => {
+    const writer = await tiers();
+    const keys = Array.from({ length: 5 }, (_, i) => freshKey(`write${i}`));
+    const sets = async () =>
+      (await writer.metric('infercache_redis_operation_duration_seconds_count', { op: 'set' })) ?? 0;
+    const before = await sets();
+    keys.forEach((key, i) => {
+      writer.cache.setMany(kind, [key], [blob(8, 40 + i)]);
+    });
+    await writer.cache.flush();
+    expect(await sets()).toBe(before + 1);
+    for (const key of keys) expect(await redis.exists(key)).toBe(1);
+  });
+
   it('drops writes past maxPendingWrites and counts them, keeping them in L1', async () => {
     const { cache, metric } = await tiers(10);
     const first = Array.from({ length: 8 }, () => freshKey('pending'));
