@@ -16,6 +16,7 @@ import { createKeyHasher } from './cache/keys.js';
 import { L1Cache } from './cache/l1.js';
 import { RowEngine } from './cache/row_engine.js';
 import { TieredCache } from './cache/tiered.js';
+import { openTrace, type TraceRecorder } from './cache/trace_recorder.js';
 import { Coherence } from './coherence/coherence.js';
 import { redactConfig } from './config/redact.js';
 import type { Config } from './config/schema.js';
@@ -31,7 +32,7 @@ import { RunQueue } from './model/run_queue.js';
 import { releaseSession } from './model/session_release.js';
 import { startMetricsServer } from './ops/http.js';
 import type { Logger } from './ops/logger.js';
-import { createMetrics } from './ops/metrics.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 import { EntityPlans } from './predict/entity_plan.js';
 import { EntityPredictService } from './predict/entity_service.js';
 import { PredictService } from './predict/service.js';
@@ -76,12 +77,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     metrics.redis,
     log,
   );
+  const trace = await l1Trace(config, metrics, log);
   const l1 = new L1Cache(
     {
       maxBytes: config.l1MaxBytes,
       shares: config.l1Shares,
       policies: config.l1Policy,
       arena: config.l1Arena,
+      ...(trace === undefined ? {} : { trace }),
     },
     metrics.cache,
     metrics.l1Sources,
@@ -337,6 +340,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       coherence.close();
       registry.close();
       for (const t of timers) clearInterval(t);
+      // Calls are over: what the trace holds is written before the process goes.
+      await trace?.close();
       if (snapshotPath === undefined) return;
       await writeSnapshot(snapshotPath, config.keyPrefix, l1, kindOf).then(
         (entries) => log.info({ file: snapshotPath, entries }, 'L1 written to its snapshot'),
@@ -354,6 +359,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       return stopping;
     },
   };
+}
+
+/** The L1 trace the config asks for (INFERCACHE_TRACE_FILE), open and recording; none when unset. */
+async function l1Trace(config: Config, metrics: Metrics, log: Logger): Promise<TraceRecorder | undefined> {
+  if (config.traceFile === '') return undefined;
+  const settings = { path: config.traceFile, sampleRate: config.traceSample, maxBytes: config.traceMaxBytes };
+  const trace = await openTrace(settings, metrics.trace, log);
+  log.info(
+    { file: settings.path, sample: settings.sampleRate, maxBytes: settings.maxBytes },
+    'recording an L1 trace',
+  );
+  return trace;
 }
 
 /** The feature views file of the config: the shipped example may be absent; a file asked for must load. */

@@ -76,7 +76,7 @@ export class ArenaStore implements KindStore {
       this.#policy.delete(key);
       return;
     }
-    const size = SlabArena.slotBytes(payload.length) + key.length + ARENA_ENTRY_OVERHEAD_BYTES;
+    const size = cost(payload, key);
     // Refused before a slot is taken: the policy would drop a refused value without giving it back.
     if (size > this.maxBytes) {
       this.#policy.delete(key);
@@ -92,6 +92,17 @@ export class ArenaStore implements KindStore {
     this.#time[id] = kind.timeOf(value);
     this.#kindOf[id] = kindIndex;
     this.#policy.set(key, id, size, ttlMs);
+  }
+
+  charge<V>(kind: CacheKind<V>, key: string, value: V): number {
+    // Encoded again rather than read from the entry: its slot is found
+    // through the policy, whose lookups count as uses (W-TinyLFU's sketch).
+    // Only a traced key asks (traced_store.ts), so the encoding is rare.
+    try {
+      return cost(kind.encode(value), key);
+    } catch {
+      return 0; // Not encodable: set() keeps nothing.
+    }
   }
 
   delete(key: string): boolean {
@@ -174,6 +185,11 @@ export class ArenaStore implements KindStore {
     this.#kindIndex.delete(kind);
     this.#kinds[index] = undefined;
   }
+}
+
+/** What an entry costs against the bound: its slot, its key and the bookkeeping. */
+function cost(payload: Uint8Array, key: string): number {
+  return SlabArena.slotBytes(payload.length) + key.length + ARENA_ENTRY_OVERHEAD_BYTES;
 }
 
 function grow<A extends Int32Array | Float64Array | Uint16Array>(into: A, from: A): A {

@@ -51,6 +51,8 @@ export interface BoundedStore<V> {
 export interface KindStore {
   get<V>(kind: CacheKind<V>, key: string): V | undefined;
   set<V>(kind: CacheKind<V>, key: string, value: V, ttlMs: number): void;
+  /** The bytes `value` costs against the bound when kept under `key` (what set() charges). */
+  charge<V>(kind: CacheKind<V>, key: string, value: V): number;
   delete(key: string): boolean;
   clear(): void;
   keys(): IterableIterator<string>;
@@ -61,11 +63,13 @@ export interface KindStore {
 
 /** Values kept as the objects they are, each costing its kind's sizeOf plus its key. */
 export function heapStore(store: BoundedStore<object>): KindStore {
+  const charge = <V>(kind: CacheKind<V>, key: string, value: V) => kind.sizeOf(value) + key.length;
   return {
     get: <V>(_kind: CacheKind<V>, key: string) => store.get(key) as V | undefined,
     set: <V>(kind: CacheKind<V>, key: string, value: V, ttlMs: number) => {
-      store.set(key, value as object, kind.sizeOf(value) + key.length, ttlMs);
+      store.set(key, value as object, charge(kind, key, value), ttlMs);
     },
+    charge,
     delete: (key) => store.delete(key),
     clear: () => store.clear(),
     keys: () => store.keys(),

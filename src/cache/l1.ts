@@ -9,7 +9,9 @@ import {
   type StoreOptions,
 } from './bounded_store.js';
 import type { CacheKind } from './kind.js';
+import type { L1Store } from './l1_store.js';
 import { TinyLfuStore } from './tiny_lfu.js';
+import { type L1Trace, tracedStore } from './traced_store.js';
 import type { FrameKind } from './value_frame.js';
 
 /** The share of the L1 byte budget each kind gets (fractions summing to at most 1). */
@@ -27,19 +29,8 @@ export interface L1Options {
   readonly arena?: readonly FrameKind[];
   /** Milliseconds on a monotonic clock, for TTLs (performance.now by default). */
   readonly now?: () => number;
-}
-
-/** One kind's part of L1. */
-export interface L1Store<V> {
-  get(key: string): V | undefined;
-  /** Keeps `value` for `ttlMs`; a lifetime under 1 ms keeps nothing (and drops what `key` held). */
-  set(key: string, value: V, ttlMs: number): void;
-  delete(key: string): void;
-  /** Drops every entry whose key starts with `prefix`; returns how many. */
-  deletePrefix(prefix: string): number;
-  clear(): void;
-  readonly size: number;
-  readonly bytes: number;
+  /** Where the lookups and stores of sampled keys are recorded (trace_recorder.ts); none by default. */
+  readonly trace?: L1Trace;
 }
 
 /**
@@ -52,8 +43,10 @@ export interface L1Store<V> {
  */
 export class L1Cache {
   readonly #stores = new Map<FrameKind, KindStore>();
+  readonly #trace: L1Trace | undefined;
 
   constructor(options: L1Options, metrics: CacheMetrics, sources: Map<string, L1Source>) {
+    this.#trace = options.trace;
     const total = Object.values(options.shares).reduce((a, b) => a + b, 0);
     if (total > 1 + 1e-9) throw new RangeError(`L1 shares add up to ${total}, more than 1`);
     for (const [kind, share] of Object.entries(options.shares) as [FrameKind, number][]) {
@@ -104,8 +97,18 @@ export class L1Cache {
   store<V extends object>(kind: CacheKind<V>): L1Store<V> {
     const store = this.#stores.get(kind.id);
     if (store === undefined) throw new RangeError(`no L1 budget for kind ${kind.id}`);
-    return {
+    const plain: L1Store<V> = {
       get: (key) => store.get(kind, key),
+      getAll: (keys, accept) => {
+        const values = new Array<V>(keys.length);
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i] as string;
+          const value = store.get(kind, key);
+          if (value === undefined || (accept !== undefined && !accept(value, key))) return undefined;
+          values[i] = value;
+        }
+        return values;
+      },
       set: (key, value, ttlMs) => {
         // lru-cache reads a ttl of 0 as "never expires": a lifetime that has
         // run out (or a NOT_FOUND memory of 0 ms) keeps nothing instead, in
@@ -128,6 +131,9 @@ export class L1Cache {
         return store.bytes;
       },
     };
+    // Without a trace nothing is wrapped: the hit path pays nothing for the option.
+    if (this.#trace === undefined) return plain;
+    return tracedStore(plain, kind.id, (key, value) => store.charge(kind, key, value), this.#trace);
   }
 }
 

@@ -2,7 +2,8 @@ import type { CacheMetrics } from '../ops/metrics.js';
 import type { KeyWrite, RedisDoor } from '../redis/door.js';
 import { CostAverage } from './early_refresh.js';
 import type { CacheKind } from './kind.js';
-import type { L1Cache, L1Store } from './l1.js';
+import type { L1Cache } from './l1.js';
+import type { L1Store } from './l1_store.js';
 import { ReadCoalescer } from './read_coalescer.js';
 import { decodeFrame, encodeFrame, RejectedValue } from './value_frame.js';
 
@@ -122,15 +123,11 @@ export class TieredCache {
     accept?: (value: V, key: string, tier: Tier) => boolean,
   ): V[] | undefined {
     if (!this.#l1Readable()) return undefined;
-    const l1 = this.#storeOf(kind);
-    const values = new Array<V>(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      const value = l1.get(key);
-      if (value === undefined || (accept !== undefined && !accept(value, key, 'l1'))) return undefined;
-      values[i] = value;
-    }
-    this.#count(kind.id, 'l1', 'hit', keys.length);
+    const values = this.#storeOf(kind).getAll(
+      keys,
+      accept === undefined ? undefined : (value, key) => accept(value, key, 'l1'),
+    );
+    if (values !== undefined) this.#count(kind.id, 'l1', 'hit', keys.length);
     return values;
   }
 

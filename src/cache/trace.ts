@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isRecorded, type Recorded, recordedTrace } from './recorded_trace.js';
+import type { FrameKind } from './value_frame.js';
 
 /**
  * An access trace: the key of each access (as a small integer) and the
@@ -10,6 +12,20 @@ export interface Trace {
   readonly keys: Int32Array;
   /** L1 cost of key `id`; the same on every access to it. */
   readonly sizes: Int32Array;
+  /**
+   * The fraction of the traffic's keys the trace holds, when it was sampled
+   * by key (a recorded trace): the simulator replays it in an L1 of that
+   * fraction of each size (SHARDS).
+   */
+  readonly sampleRate?: number;
+  /**
+   * The accesses of the whole traffic over the time a sampled trace was
+   * drawn from, its keys and the others: a replay corrects with it for the
+   * share of hot keys its sample happened to take (SHARDS-adj).
+   */
+  readonly fullAccesses?: number;
+  /** What the sidecar that recorded the trace saw. */
+  readonly recorded?: Recorded;
 }
 
 export interface SyntheticOptions {
@@ -19,6 +35,8 @@ export interface SyntheticOptions {
   /** L1 cost of every key. */
   readonly entryBytes: number;
   readonly seed: number;
+  /** Only the lookups of this kind, of a trace the sidecar recorded. */
+  readonly kind?: FrameKind;
 }
 
 /**
@@ -27,7 +45,8 @@ export interface SyntheticOptions {
  *   scan:S        Zipf(S), and every 10·keys/100 accesses a scan of keys/10 keys used once
  *   shift:S       Zipf(S) whose popular keys change every accesses/10 (new entities become hot)
  *   loop          keys 0..keys-1 over and over
- *   anything else a file: one access a line, `key` or `key,bytes` (CSV; a header line is skipped)
+ *   anything else a file: a trace the sidecar recorded (recorded_trace.ts), or one access a
+ *                 line, `key` or `key,bytes` (CSV; a header line is skipped)
  */
 export function loadTrace(spec: string, o: SyntheticOptions): Trace {
   const [kind, arg] = spec.split(':', 2) as [string, string | undefined];
@@ -35,6 +54,7 @@ export function loadTrace(spec: string, o: SyntheticOptions): Trace {
   const synthetic = ['zipf', 'scan', 'shift', 'loop'].includes(kind);
   if (synthetic && !(skew > 0 && skew < 10))
     throw new RangeError(`${spec}: the skew must be above 0 and below 10`);
+  if (synthetic && o.kind !== undefined) throw new RangeError('--kind needs a recorded trace');
   switch (kind) {
     case 'zipf':
       return zipfTrace(spec, skew, o, 0, 0);
@@ -45,7 +65,7 @@ export function loadTrace(spec: string, o: SyntheticOptions): Trace {
     case 'loop':
       return loopTrace(spec, o);
     default:
-      return fileTrace(spec, o.entryBytes);
+      return fileTrace(spec, o);
   }
 }
 
@@ -98,11 +118,15 @@ function loopTrace(name: string, o: SyntheticOptions): Trace {
   return { name, keys, sizes: new Int32Array(o.keys).fill(o.entryBytes) };
 }
 
-function fileTrace(path: string, entryBytes: number): Trace {
+function fileTrace(path: string, o: SyntheticOptions): Trace {
+  const contents = readFileSync(path);
+  if (isRecorded(contents)) return recordedTrace(path, contents, o);
+  if (o.kind !== undefined) throw new RangeError('--kind needs a recorded trace');
+  const { entryBytes } = o;
   const ids = new Map<string, number>();
   const sizes: number[] = [];
   const keys: number[] = [];
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+  const lines = contents.toString('utf8').split(/\r?\n/);
   lines.forEach((line, n) => {
     if (line.trim() === '' || line.startsWith('#')) return;
     const [key, bytes] = line.split(',', 2).map((s) => s.trim()) as [string, string | undefined];

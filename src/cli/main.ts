@@ -125,7 +125,7 @@ program
   .description('replay access traces through the L1 policies at given L1 sizes and print the hit ratios')
   .option(
     '-t, --trace <spec>',
-    'zipf:S, scan:S (Zipf with scans), shift:S (Zipf whose hot keys change), loop, or a file of `key[,bytes]` lines (repeatable; default zipf:1.0)',
+    'zipf:S, scan:S (Zipf with scans), shift:S (Zipf whose hot keys change), loop, a trace the sidecar recorded (INFERCACHE_TRACE_FILE), or a file of `key[,bytes]` lines (repeatable; default zipf:1.0)',
     collect,
     [],
   )
@@ -139,10 +139,16 @@ program
   .option('--accesses <n>', 'accesses of a synthetic trace', '1000000')
   .option(
     '--entry-bytes <n>',
-    'L1 cost of each key of a synthetic trace (and of a file line without bytes)',
+    'L1 cost of each key of a synthetic trace (and of a file line without bytes, and of a recorded key whose kind has no size at all)',
     '512',
   )
   .option('--seed <n>', 'seed of a synthetic trace', '1')
+  .addOption(
+    new Option(
+      '--kind <kind>',
+      "only one kind's lookups of a trace the sidecar recorded: p predictions, f feature rows, e embeddings (each has its own part of L1)",
+    ).choices(['p', 'f', 'e']),
+  )
   .option('--svg <file>', 'also write a chart of hit ratio against L1 size per policy to this SVG file')
   .addOption(
     new Option('-o, --output <format>', 'output format')

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { SIM_POLICIES, type SimPolicy, type SimResult, simulate } from '../cache/simulator.js';
-import { loadTrace } from '../cache/trace.js';
+import { loadTrace, type Trace } from '../cache/trace.js';
+import type { FrameKind } from '../cache/value_frame.js';
 import { InferCacheError } from '../errors.js';
 import { resultsSvg } from './sim_chart.js';
 
@@ -12,6 +13,7 @@ export interface SimulateOptions {
   accesses: string;
   entryBytes: string;
   seed: string;
+  kind?: FrameKind;
   output: 'text' | 'json' | 'markdown';
   svg?: string;
 }
@@ -36,22 +38,48 @@ export function simulateCommand(o: SimulateOptions): void {
     accesses: positive('--accesses', o.accesses),
     entryBytes: positive('--entry-bytes', o.entryBytes),
     seed: Number(o.seed),
+    ...(o.kind === undefined ? {} : { kind: o.kind }),
   };
   const results: SimResult[] = [];
+  const notes: string[] = [];
   for (const spec of o.trace.length > 0 ? o.trace : ['zipf:1.0']) {
-    let trace: ReturnType<typeof loadTrace>;
+    let trace: Trace;
     try {
       trace = loadTrace(spec, synthetic);
     } catch (error) {
       throw new InferCacheError('E_CONFIG', `--trace ${spec}: ${(error as Error).message}`);
     }
+    const note = recordedNote(trace);
+    if (note !== undefined) notes.push(note);
     for (const capacity of capacities)
       for (const policy of policies) results.push(simulate(trace, policy, capacity));
   }
   if (o.svg !== undefined) writeFileSync(o.svg, resultsSvg(results));
-  process.stdout.write(
-    `${o.output === 'json' ? JSON.stringify(results) : resultsTable(results, o.output)}\n`,
-  );
+  if (o.output === 'json') {
+    process.stdout.write(`${JSON.stringify(results)}\n`);
+    return;
+  }
+  process.stdout.write(`${[resultsTable(results, o.output), ...notes.map((n) => `\n${n}`)].join('\n')}\n`);
+}
+
+/** What a reader of the table must know about a trace the sidecar recorded; undefined for others. */
+function recordedNote(trace: Trace): string | undefined {
+  if (trace.recorded === undefined) return undefined;
+  const rate = trace.sampleRate ?? 1;
+  const all = trace.fullAccesses === undefined ? '' : `, of ${trace.fullAccesses} in all`;
+  const parts = [
+    rate < 1
+      ? `${trace.name}: keys sampled at ${rate} (SHARDS): each L1 size is of the full traffic, replayed as ${rate} of it.`
+      : `${trace.name}: every key recorded.`,
+    `${trace.keys.length} lookups of ${trace.sizes.length} keys recorded${all}; the recording sidecar's L1 answered ${pct(trace.recorded.l1Hits / trace.keys.length)}% of them.`,
+  ];
+  if (rate < 1 && trace.fullAccesses === undefined)
+    parts.push(
+      'The recording did not end cleanly (no count of all lookups): hit ratios are not corrected for the hot keys the sample took or left out.',
+    );
+  if (trace.recorded.unsized > 0)
+    parts.push(`${trace.recorded.unsized} keys never given a size took the median size of their kind.`);
+  return parts.join(' ');
 }
 
 /** One row per trace and size, one column per policy: hit ratio in percent (byte hit ratios are in the JSON). */

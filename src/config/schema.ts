@@ -264,6 +264,24 @@ export const SETTINGS = {
     default: 'auto',
     doc: 'without Redis: L1 is written to this file at shutdown and read back at start ("auto": <tmpdir>/infercache-l1-<key prefix>.snapshot; "off")',
   },
+  traceFile: {
+    env: 'TRACE_FILE',
+    schema: z.string(),
+    default: '',
+    doc: 'file to record a sampled trace of the L1 lookups to, for `infercache simulate --trace` (rewritten at each start); empty records nothing',
+  },
+  traceSample: {
+    env: 'TRACE_SAMPLE',
+    schema: z.coerce.number().gt(0).max(1),
+    default: 0.01,
+    doc: 'fraction of the L1 keys traced, chosen by a hash of the key: a key traced is traced on every lookup',
+  },
+  traceMaxBytes: {
+    env: 'TRACE_MAX_BYTES',
+    schema: int(1024, 2 ** 40),
+    default: 64 * MiB,
+    doc: 'size bound of the trace file: recording stops there (one WARN line; counted in infercache_trace_dropped_total)',
+  },
   keyPrefix: {
     env: 'KEY_PREFIX',
     schema: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/),

@@ -314,6 +314,30 @@ function warmingMetrics(registry: Registry) {
 
 export type WarmingMetrics = ReturnType<typeof warmingMetrics>;
 
+function traceMetrics(registry: Registry) {
+  return {
+    records: new PlainCounter({
+      name: 'infercache_trace_records_total',
+      help: 'Lines written to the L1 trace (INFERCACHE_TRACE_FILE), by kind and op (lookup, store)',
+      labelNames: ['kind', 'op'] as const,
+      registers: [registry],
+    }),
+    dropped: new Counter({
+      name: 'infercache_trace_dropped_total',
+      help: 'Trace lines of sampled keys not written, by reason (backpressure: the file was busy and the buffer full; max_bytes: the file reached INFERCACHE_TRACE_MAX_BYTES; error: writing failed)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    writtenBytes: new Counter({
+      name: 'infercache_trace_written_bytes_total',
+      help: 'Bytes written to the L1 trace file',
+      registers: [registry],
+    }),
+  };
+}
+
+export type TraceMetrics = ReturnType<typeof traceMetrics>;
+
 function apiMetrics(registry: Registry) {
   return {
     requests: new PlainCounter({
@@ -366,6 +390,7 @@ export function createMetrics() {
     embeddings: embeddingMetrics(registry),
     coherence: coherenceMetrics(registry),
     warming: warmingMetrics(registry),
+    trace: traceMetrics(registry),
   };
 }
 

@@ -6,6 +6,7 @@ const result = (policy: SimResult['policy'], capacityBytes: number, hitRatio: nu
   trace: 'zipf:1.0',
   policy,
   capacityBytes,
+  sampleRate: 1,
   accesses: 1000,
   hitRatio,
   byteHitRatio: hitRatio,

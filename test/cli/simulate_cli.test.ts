@@ -103,6 +103,52 @@ describe('infercache simulate (CLI)', () => {
     expect(zipf[1]?.hitRatio).toBeGreaterThan((zipf[0]?.hitRatio as number) + 0.05);
   });
 
+  it('replays a trace the sidecar recorded: sizes of the full traffic, scaled by its sample rate, one kind with --kind', async () => {
+    const path = traceFile([
+      '# infercache trace v1 sample=0.5 started=2025-01-01T00:00:00.000Z',
+      'p:0a',
+      '+p:0a,100',
+      'p:0b',
+      '+p:0b,100',
+      'p:0a,100',
+      'p:0b,100',
+      'f:0c',
+      '+f:0c,50',
+      'f:0c,50',
+      '# lookups p=8 f=2 e=0',
+    ]);
+    // Replayed in half of each size: at 400, the two predictions fit and hit
+    // on their second lookup (2 of 4); the 4 lookups recorded are the half of
+    // all 8 expected, so the estimate stays 50%. At 100 neither fits.
+    const run = await simulate([
+      '-t',
+      path,
+      '-c',
+      '100,400',
+      '--kind',
+      'p',
+      '-p',
+      'lru,opt',
+      '-o',
+      'markdown',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split('\n')).toEqual([
+      '| trace | L1 bytes | lru hit % | opt hit % |',
+      '| --- | --- | --- | --- |',
+      `| ${path} [p] | 100 | 0.00 | 0.00 |`,
+      `| ${path} [p] | 400 | 50.00 | 50.00 |`,
+      '',
+      `${path} [p]: keys sampled at 0.5 (SHARDS): each L1 size is of the full traffic, replayed as 0.5 of it. 4 lookups of 2 keys recorded, of 8 in all; the recording sidecar's L1 answered 50.00% of them.`,
+    ]);
+    const json = await simulate(['-t', path, '-c', '400', '-p', 'lru', '-o', 'json']);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ capacityBytes: 400, sampleRate: 0.5 }),
+    ]);
+    const other = await simulate(['-t', traceFile(['a', 'b']), '-c', '400', '--kind', 'p']);
+    expect([other.code, other.stderr]).toEqual([1, expect.stringMatching(/--kind needs a recorded trace/)]);
+  });
+
   it('refuses an unknown policy or trace with a message that names it', async () => {
     const policy = await simulate(['-c', '1000', '-p', 'lru,arc']);
     expect([policy.code, policy.stderr]).toEqual([
