@@ -97,8 +97,40 @@ export class TieredCache {
     this.#l1Readable = readable;
   }
 
+  /**
+   * The kind's L1 store, for a writer (PutFeatures): what it writes or drops
+   * moves L1Cache.changes, so an L2 read in flight meanwhile, which may hold
+   * the row it replaced, does not copy that row back over it.
+   */
   l1<V extends object>(kind: CacheKind<V>): L1Store<V> {
-    return this.#storeOf(kind);
+    const store = this.#storeOf(kind);
+    const l1 = this.#l1;
+    return {
+      get: (key) => store.get(key),
+      getAll: (keys, accept) => store.getAll(keys, accept),
+      set: (key, value, ttlMs) => {
+        l1.noteChange(kind.id);
+        store.set(key, value, ttlMs);
+      },
+      delete: (key) => {
+        l1.noteChange(kind.id);
+        store.delete(key);
+      },
+      deletePrefix: (prefix) => {
+        l1.noteChange(kind.id);
+        return store.deletePrefix(prefix);
+      },
+      clear: () => {
+        l1.noteChange(kind.id);
+        store.clear();
+      },
+      get size() {
+        return store.size;
+      },
+      get bytes() {
+        return store.bytes;
+      },
+    };
   }
 
   /** The kind's L1 store, made once per kind: lookups run on every call. */
@@ -198,6 +230,7 @@ export class TieredCache {
     }
     if (missingKeys.length === 0 || this.#door.mode === 'none') return outs;
 
+    const changes = batches.map((b) => this.#l1.changes(b.kind.id));
     const started = performance.now();
     const raw = await this.#reads.read(missingKeys, signal);
     const tookMs = performance.now() - started;
@@ -205,6 +238,9 @@ export class TieredCache {
     else this.#roundTrip.add(tookMs);
     const now = Date.now();
     const stores = batches.map((b) => this.#storeOf(b.kind));
+    // A kind whose L1 entries were written or invalidated while the read was
+    // in flight gets no copies: what it read may be what was just replaced.
+    const copy = batches.map((b, n) => this.#l1.changes(b.kind.id) === changes[n]);
     const hits = new Array<number>(batches.length).fill(0);
     const misses = new Array<number>(batches.length).fill(0);
     for (let j = 0; j < missingKeys.length; j++) {
@@ -229,7 +265,7 @@ export class TieredCache {
       // the pair never serves a value past its L2 lifetime.
       const ttl = b.kind.ttl(value);
       const l1Ms = Math.min(ttl.l1Ms, (ttl.l2FloorMs ?? ttl.l2Ms) - (now - b.kind.writtenAt(value)));
-      if (l1Ms > 0) (stores[n] as L1Store<object>).set(key, value, l1Ms);
+      if (l1Ms > 0 && copy[n] === true) (stores[n] as L1Store<object>).set(key, value, l1Ms);
     }
     for (const r of repeats) {
       (outs[r.batch] as unknown[])[r.i] = (outs[missingBatch[r.of] as number] as unknown[])[

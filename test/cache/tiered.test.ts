@@ -219,6 +219,29 @@ describe('tiered cache against a real Redis', () => {
     for (const key of keys) expect(await redis.exists(key)).toBe(1);
   });
 
+  it('never copies an L2 read over what a writer or an invalidation changed in L1 while the read was in flight', async () => {
+    const reader = await tiers();
+    const [written, dropped] = [freshKey('race-written'), freshKey('race-dropped')];
+    await inL2(written, blob(8, 1));
+    await inL2(dropped, blob(8, 2));
+
+    // A writer (PutFeatures) replaces the row in L1 while the read of the old one is in flight.
+    const read = reader.cache.getMany(kind, [written]);
+    reader.cache.l1(kind).set(written, blob(8, 9), 60_000);
+    expect((await read).map(byte0)).toEqual([1]);
+    expect(reader.cache.l1(kind).get(written)?.data[0]).toBe(9);
+
+    // An invalidation drops the row while the read of it is in flight.
+    const again = reader.cache.getMany(kind, [dropped]);
+    reader.cache.l1Cache.delete(kind.id, dropped);
+    expect((await again).map(byte0)).toEqual([2]);
+    expect(reader.cache.l1(kind).get(dropped)).toBeUndefined();
+
+    // With nothing changed meanwhile, an L2 hit is copied into L1 as usual.
+    expect((await reader.cache.getMany(kind, [dropped])).map((h) => h?.tier)).toEqual(['l2']);
+    expect(reader.cache.l1(kind).get(dropped)?.data[0]).toBe(2);
+  });
+
   it('drops writes past maxPendingWrites and counts them, keeping them in L1', async () => {
     const { cache, metric } = await tiers(10);
     const first = Array.from({ length: 8 }, () => freshKey('pending'));
