@@ -95,8 +95,9 @@ export async function hitVsBare(redis: RedisServer, o: HitVsBare): Promise<Scena
         rps: sum((r) => r.requests) / sum((r) => r.seconds),
         p50Ms: lat.p50Ms,
         p99Ms: lat.p99Ms,
-        serverCpuMsPerKCall:
-          (10 * sum((r) => (r.serverCpuPct ?? Number.NaN) * r.seconds)) / sum((r) => r.requests),
+        // CPU ms = cpuPct / 100 × seconds × 1000; per call, in µs.
+        serverCpuUsPerCall:
+          (10_000 * sum((r) => (r.serverCpuPct ?? Number.NaN) * r.seconds)) / sum((r) => r.requests),
         ...cpuColumns(rs),
         requests: sum((r) => r.requests),
         errors: sum((r) => r.errors),
@@ -104,7 +105,7 @@ export async function hitVsBare(redis: RedisServer, o: HitVsBare): Promise<Scena
     };
     const [s, b] = [phase(runs.sidecar), phase(runs.bare)];
     const throughput = ratio(s.rps, b.rps);
-    const cpu = ratio(s.serverCpuMsPerKCall, b.serverCpuMsPerKCall);
+    const cpu = ratio(s.serverCpuUsPerCall, b.serverCpuUsPerCall);
     const rows = decoded.row_sources.length;
     return {
       name: o.name,

@@ -1,8 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ServiceDefinition } from '@grpc/proto-loader';
 import { Redis } from 'ioredis';
+import { loadPackageDefinition } from '../../src/api/proto.js';
 import type { FeatureRow } from '../../src/features/feature_row.js';
 import { createClient, type InferCacheClient } from '../../test/helpers/client.js';
+import { rawClient } from '../../test/helpers/raw_call.js';
 import type { RedisServer } from '../../test/helpers/redis_server.js';
 import { makeTempDir } from '../../test/helpers/temp_dirs.js';
 import { alternate, type Contender, contenderRows, roundRatios, untilComplete } from '../lib/alternate.js';
@@ -121,6 +124,7 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
   const grpcL2 = createClient(l2Side.grpcAddr);
   const grpcL1 = createClient(l1Side.grpcAddr);
   const loadClients = Array.from({ length: CLIENTS }, () => createClient(l1Side.grpcAddr));
+  const rawLoadClients = Array.from({ length: CLIENTS }, () => rawClient(l1Side.grpcAddr));
   try {
     await putRows(l2Side.client, WIDE);
     await putRows(l2Side.client, L1_SHAPE);
@@ -192,7 +196,8 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
         for (let i = 0; i < ITERATIONS * 3; i++) await c.run();
       });
     }
-    const load = await underLoad(loadClients, l1Side.proc.pid);
+    const load = await underLoad(rawCalls(rawLoadClients), l1Side.proc.pid, 'undecoded');
+    const decodedLoad = await underLoad(decodedCalls(loadClients), l1Side.proc.pid, 'decoded');
     const r = (a: string, b: string, stat: 'p50Ms' | 'meanMs' = 'p50Ms') =>
       roundRatios(comparison, a, b, stat);
     const grpcVsRaw = r(GRPC_L2, RAW);
@@ -237,6 +242,7 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
       phases: {
         ...contenderRows(comparison),
         [`${L1_SHAPE.entities} × ${L1_SHAPE.features} L1, ${CLIENTS} clients`]: load.row,
+        [`${L1_SHAPE.entities} × ${L1_SHAPE.features} L1, ${CLIENTS} clients decoding`]: decodedLoad.row,
       },
       notes: [
         `Per-round ratios, median call: ${GRPC_L2}/${RAW} ${fmt(grpcVsRaw.perRound)}; ${READER_L2}/${RAW} ${fmt(readerVsRaw.perRound)}; L1 speed-up gRPC ${fmt(grpcSpeedup.perRound)}, in-process ${fmt(readerSpeedup.perRound)}.`,
@@ -244,12 +250,12 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
         `${READER_L2} / ${READER_L1}: FeatureReader.get from dist/ in this process (the CLI's feature store, L1 with no room or with all its 1 MiB for rows), no gRPC: rows decoded, checked and counted in the metrics, not packed into columns.`,
         `${RAW}: one mgetBuffer of the 1,000 keys on a client with ioredis's defaults, then the leanest decoding of the frame format (header, event time, msgpack map into a column per feature, fresh or past max_age per row; no checksum, no type checks). ${RAW_OURS}: the same MGET with the sidecar's own decoding (decodeFrame with its XXH3 check, then the row kind's decode).`,
         `The <= 1.3 target is on GetFeatures as a caller sees it: over gRPC, which raw ioredis does not pay (protobuf of ${WIDE.entities * WIDE.features} values and their statuses both ways, HTTP/2, a second process on the same 2 cores); the in-process ratio is the same comparison without it.`,
-        `${L1_SHAPE.entities} × ${L1_SHAPE.features} from L1: ${CLIENTS} clients, each its own gRPC connection and one call in flight, on the L1 sidecar, ${LOAD_ROUNDS} phases of ${LOAD_MS} ms, latencies pooled; clients and sidecar share the 2 cores. notL1Calls: calls with a row not from L1.`,
+        `${L1_SHAPE.entities} × ${L1_SHAPE.features} from L1: ${CLIENTS} clients, each its own gRPC connection and one call in flight, on the L1 sidecar, ${LOAD_ROUNDS} phases of ${LOAD_MS} ms, latencies pooled; clients and sidecar share the 2 cores. The target line sends pre-encoded request bytes and leaves the answers undecoded (every ${SAMPLE_EVERY}th is decoded to check it came from L1), so it times the sidecar rather than 16 JavaScript protobuf decoders sharing one event loop (Feast's figure is its server's); "decoding" is the same with proto-loader clients decoding every answer. notL1Calls: checked calls with a row not from L1.`,
       ],
       details: { rounds: comparison.rounds, loadRounds: load.perRound },
     };
   } finally {
-    for (const c of [grpcL2, grpcL1, ...loadClients]) c.close();
+    for (const c of [grpcL2, grpcL1, ...loadClients, ...rawLoadClients]) c.close();
     raw.disconnect();
     await l2Store.close();
     await l1Store.close();
@@ -258,30 +264,73 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
   }
 }
 
-/** 50 × 50 GetFeatures from L1, CLIENTS clients with one call in flight each. */
-async function underLoad(clients: InferCacheClient[], serverPid: number | undefined) {
+const GET_FEATURES = '/infercache.v1.InferCache/GetFeatures';
+// Undecoded answers checked for their source: one in this many.
+const SAMPLE_EVERY = 64;
+
+type GetFeaturesResponse = Awaited<ReturnType<InferCacheClient['getFeatures']>>;
+
+/** A pool of clients, one call in flight each: a call takes a free one. */
+interface CallPool {
+  /** Makes one call; the answer decoded when `decode`, else undefined. */
+  call(decode: boolean): Promise<GetFeaturesResponse | undefined>;
+}
+
+function decodedCalls(clients: InferCacheClient[]): CallPool {
   const req = request(L1_SHAPE);
   const free = [...clients];
+  return {
+    async call() {
+      const client = free.pop() as InferCacheClient;
+      try {
+        return await client.getFeatures(req);
+      } finally {
+        free.push(client);
+      }
+    },
+  };
+}
+
+function rawCalls(clients: ReturnType<typeof rawClient>[]): CallPool {
+  const method = (loadPackageDefinition()['infercache.v1.InferCache'] as ServiceDefinition).GetFeatures;
+  const bytes = method?.requestSerialize(request(L1_SHAPE)) as Buffer;
+  const free = [...clients];
+  return {
+    async call(decode) {
+      const client = free.pop() as ReturnType<typeof rawClient>;
+      try {
+        const outcome = await client.call(GET_FEATURES, bytes);
+        if (outcome.code !== 0) throw new Error(`${outcome.code} ${outcome.details}`);
+        return decode
+          ? (method?.responseDeserialize(outcome.response as Buffer) as GetFeaturesResponse)
+          : undefined;
+      } finally {
+        free.push(client);
+      }
+    },
+  };
+}
+
+/** 50 × 50 GetFeatures from L1, CLIENTS clients with one call in flight each. */
+async function underLoad(pool: CallPool, serverPid: number | undefined, label: string) {
   let notL1 = 0;
+  let calls = 0;
+  const fromL1 = (res: GetFeaturesResponse | undefined) =>
+    fromSource(res?.views[0]?.sources, SOURCE.l1) === L1_SHAPE.entities;
   const call = async () => {
-    const client = free.pop() as InferCacheClient;
-    try {
-      const res = await client.getFeatures(req);
-      if (fromSource(res.views[0]?.sources, SOURCE.l1) !== L1_SHAPE.entities) notL1++;
-    } finally {
-      free.push(client);
-    }
+    const check = label === 'decoded' || calls++ % SAMPLE_EVERY === 0;
+    const res = await pool.call(check);
+    if (check && !fromL1(res)) notL1++;
   };
   // The first call reads L2 and fills L1; count only what comes after it.
   for (const deadline = Date.now() + 15_000; ; ) {
-    const res = await (clients[0] as InferCacheClient).getFeatures(req);
-    if (fromSource(res.views[0]?.sources, SOURCE.l1) === L1_SHAPE.entities) break;
+    if (fromL1(await pool.call(true))) break;
     if (Date.now() > deadline) throw new Error(`${L1_SHAPE.view}: rows not served from L1 after 15 s`);
   }
   const runs: LoadRun[] = [];
   for (let round = 1; round <= LOAD_ROUNDS; round++) {
     progress(
-      `  ${L1_SHAPE.entities} × ${L1_SHAPE.features} from L1: round ${round}/${LOAD_ROUNDS}, ${CLIENTS} clients`,
+      `  ${L1_SHAPE.entities} × ${L1_SHAPE.features} from L1 (${label}): round ${round}/${LOAD_ROUNDS}, ${CLIENTS} clients`,
     );
     runs.push(
       await closedLoop({

@@ -6,7 +6,7 @@ import { InferCacheError, invalidArgument, limitExceeded, quote } from '../error
 import type { FeatureMetrics } from '../ops/metrics.js';
 import { type EntityColumnWire, type EntityRows, entityRows } from './entity_keys.js';
 import { type FeatureRow, featureRowKind } from './feature_row.js';
-import { isStale, STATUS, statusOf } from './freshness.js';
+import { type FeatureStatus, isStale, STATUS } from './freshness.js';
 import { Origin, OriginError } from './origin.js';
 import type { FeatureView } from './view.js';
 
@@ -252,15 +252,33 @@ export class FeatureReader {
     for (const s of sources) bySource.set(s, (bySource.get(s) ?? 0) + 1);
     for (const [s, n] of bySource) m.rows.labels(view.name, s).inc(n);
     const age = m.age.labels(view.name);
-    const byStatus = new Map<number, number>();
+    // Counted a row at a time: a row's status is one for all its values but
+    // the nulls (freshness.ts statusOf), and this runs on every call.
+    let [present, nulls, notFound, outside] = [0, 0, 0, 0];
+    const width = view.features.length;
     for (const row of rows) {
-      if (row.values !== undefined) age.observe(Math.max(0, (now - row.eventTime) / 1000));
-      for (let f = 0; f < view.features.length; f++) {
-        const st = statusOf(row, f, view.maxAgeMs, now);
-        byStatus.set(st, (byStatus.get(st) ?? 0) + 1);
+      const values = row.values;
+      if (values === undefined) {
+        notFound += width;
+        continue;
       }
+      age.observe(Math.max(0, (now - row.eventTime) / 1000));
+      if (now - row.eventTime > view.maxAgeMs) {
+        outside += width;
+        continue;
+      }
+      let rowNulls = 0;
+      for (let f = 0; f < width; f++) if (values[f] === null) rowNulls++;
+      nulls += rowNulls;
+      present += width - rowNulls;
     }
-    for (const [st, n] of byStatus) m.values.labels(view.name, STATUS_NAME[st] as string).inc(n);
+    const counts: [FeatureStatus, number][] = [
+      [STATUS.PRESENT, present],
+      [STATUS.NULL_VALUE, nulls],
+      [STATUS.NOT_FOUND, notFound],
+      [STATUS.OUTSIDE_MAX_AGE, outside],
+    ];
+    for (const [st, n] of counts) if (n > 0) m.values.labels(view.name, STATUS_NAME[st] as string).inc(n);
   }
 }
 

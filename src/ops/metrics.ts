@@ -176,26 +176,26 @@ function modelMetrics(registry: Registry) {
 
 function featureMetrics(registry: Registry) {
   return {
-    values: new Counter({
+    values: new PlainCounter({
       name: 'infercache_feature_values_total',
       help: 'Feature values served, by view and status (present, null_value, not_found, outside_max_age)',
       labelNames: ['view', 'status'] as const,
       registers: [registry],
     }),
-    rows: new Counter({
+    rows: new PlainCounter({
       name: 'infercache_feature_rows_total',
       help: 'Entity rows served, by view and where they came from (l1, l2, origin, none)',
       labelNames: ['view', 'source'] as const,
       registers: [registry],
     }),
-    batchEntities: new Histogram({
+    batchEntities: new PlainHistogram({
       name: 'infercache_feature_batch_entities',
       help: 'Entity rows per GetFeatures or PutFeatures call, by view',
       labelNames: ['view'] as const,
       buckets: [1, 10, 50, 100, 500, 1000, 5000, 10000, 50000],
       registers: [registry],
     }),
-    age: new Histogram({
+    age: new PlainHistogram({
       name: 'infercache_feature_age_seconds',
       help: 'Age of the rows served (now minus their event time), by view',
       labelNames: ['view'] as const,

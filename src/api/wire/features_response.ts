@@ -1,6 +1,6 @@
 import { FEATURE_TYPE_NUMBER } from '../../features/feature_columns.js';
 import type { FeatureRow, FeatureValue } from '../../features/feature_row.js';
-import { statusOf } from '../../features/freshness.js';
+import { STATUS } from '../../features/freshness.js';
 import type { FeatureSource, GetFeaturesResult } from '../../features/get_features.js';
 import type { FeatureSpec } from '../../features/view.js';
 import { ProtoWriter } from './proto_writer.js';
@@ -20,19 +20,23 @@ const EMPTY = new Uint8Array(0);
  */
 export function encodeGetFeaturesResponse(result: GetFeaturesResult): Buffer {
   const w = new ProtoWriter(256 + result.entities * (result.refs.length * 6 + 16));
-  const byView = new Map(result.views.map((v) => [v.view, v]));
+  const byView = new Map(
+    result.views.map((v) => [
+      v.view,
+      { rows: v.rows, statuses: rowStatuses(v.rows, v.view.maxAgeMs, result.now) },
+    ]),
+  );
   for (const ref of result.refs) {
-    const rows = byView.get(ref.view)?.rows ?? [];
+    const { rows, statuses } = byView.get(ref.view) ?? { rows: [], statuses: EMPTY };
     const spec = ref.view.features[ref.index] as FeatureSpec;
-    w.message(1, (f) =>
-      writeColumn(f, `${ref.view.name}:${spec.name}`, spec, ref.index, rows, ref.view.maxAgeMs, result.now),
-    );
+    w.message(1, (f) => writeColumn(f, `${ref.view.name}:${spec.name}`, spec, ref.index, rows, statuses));
   }
   for (const v of result.views) {
     w.message(2, (m) => {
       const times = v.rows.map((r) => (r.values === undefined ? 0 : r.eventTime));
-      const sources = v.sources.map((s) => SOURCE[s]);
-      m.string(1, v.view.name).packedSigned(2, times).packed(3, sources);
+      const sources = Uint8Array.from(v.sources, (s) => SOURCE[s]);
+      // Packed varints of values under 128 are their bytes.
+      m.string(1, v.view.name).packedSigned(2, times).bytes(3, sources);
     });
   }
   return w.finish();
@@ -47,8 +51,7 @@ function writeColumn(
   spec: FeatureSpec,
   index: number,
   rows: readonly FeatureRow[],
-  maxAgeMs: number,
-  now: number,
+  rowStatus: Uint8Array,
 ): void {
   const n = rows.length;
   w.string(1, name).uint(2, FEATURE_TYPE_NUMBER[spec.type]);
@@ -103,7 +106,29 @@ function writeColumn(
       }
       break;
   }
-  const statuses = new Array<number>(n);
-  for (let r = 0; r < n; r++) statuses[r] = statusOf(rows[r] as FeatureRow, index, maxAgeMs, now);
-  w.packed(10, statuses);
+  const statuses = new Uint8Array(n);
+  for (let r = 0; r < n; r++) {
+    const st = rowStatus[r] as number;
+    statuses[r] = st === STATUS.PRESENT && value(r) === null ? STATUS.NULL_VALUE : st;
+  }
+  // Statuses are 1 to 4: packed varints under 128 are their bytes.
+  w.bytes(10, statuses);
+}
+
+/**
+ * Each row's status as a value that is not null would have it, judged once
+ * per row (freshness.ts statusOf) rather than once per value.
+ */
+function rowStatuses(rows: readonly FeatureRow[], maxAgeMs: number, now: number): Uint8Array {
+  const out = new Uint8Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as FeatureRow;
+    out[r] =
+      row.values === undefined
+        ? STATUS.NOT_FOUND
+        : now - row.eventTime > maxAgeMs
+          ? STATUS.OUTSIDE_MAX_AGE
+          : STATUS.PRESENT;
+  }
+  return out;
 }
