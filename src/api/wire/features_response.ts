@@ -23,13 +23,17 @@ export function encodeGetFeaturesResponse(result: GetFeaturesResult): Buffer {
   const byView = new Map(
     result.views.map((v) => [
       v.view,
-      { rows: v.rows, statuses: rowStatuses(v.rows, v.view.maxAgeMs, result.now) },
+      {
+        values: v.rows.map((r) => r.values),
+        statuses: rowStatuses(v.rows, v.view.maxAgeMs, result.now),
+      },
     ]),
   );
   for (const ref of result.refs) {
-    const { rows, statuses } = byView.get(ref.view) ?? { rows: [], statuses: EMPTY };
+    const { values, statuses } = byView.get(ref.view) ?? { values: [], statuses: EMPTY };
     const spec = ref.view.features[ref.index] as FeatureSpec;
-    w.message(1, (f) => writeColumn(f, `${ref.view.name}:${spec.name}`, spec, ref.index, rows, statuses));
+    const column = columnOf(values, ref.index);
+    w.message(1, (f) => writeColumn(f, `${ref.view.name}:${spec.name}`, spec, column, statuses));
   }
   for (const v of result.views) {
     w.message(2, (m) => {
@@ -49,13 +53,12 @@ function writeColumn(
   w: ProtoWriter,
   name: string,
   spec: FeatureSpec,
-  index: number,
-  rows: readonly FeatureRow[],
+  column: readonly FeatureValue[],
   rowStatus: Uint8Array,
 ): void {
-  const n = rows.length;
+  const n = column.length;
   w.string(1, name).uint(2, FEATURE_TYPE_NUMBER[spec.type]);
-  const value = (r: number): FeatureValue => (rows[r] as FeatureRow).values?.[index] ?? null;
+  const value = (r: number): FeatureValue => column[r] as FeatureValue;
   switch (spec.type) {
     case 'float32': {
       const out = new Float32Array(n);
@@ -113,6 +116,17 @@ function writeColumn(
   }
   // Statuses are 1 to 4: packed varints under 128 are their bytes.
   w.bytes(10, statuses);
+}
+
+/**
+ * One feature's value in every row (null where the row has none), as one
+ * array: the column loops below then read a plain array, not a property of
+ * row objects whose shapes differ by where they were decoded.
+ */
+function columnOf(rows: readonly (readonly FeatureValue[] | undefined)[], index: number): FeatureValue[] {
+  const out = new Array<FeatureValue>(rows.length);
+  for (let r = 0; r < rows.length; r++) out[r] = rows[r]?.[index] ?? null;
+  return out;
 }
 
 /**
