@@ -36,6 +36,17 @@ export interface Batch {
   accept?(value: object, key: string, tier: Tier): boolean;
 }
 
+/** A value queued for L2, framed when it is sent. */
+interface Unframed {
+  readonly kind: CacheKind<object>;
+  readonly key: string;
+  readonly value: object;
+  readonly ttlMs: number;
+}
+
+// Writes framed and handed to the door per turn of the event loop (#sendQueued).
+const WRITE_SLICE = 128;
+
 export interface TieredOptions {
   /** Values in flight to L2 at most; past it new writes are dropped and counted. */
   readonly maxPendingWrites: number;
@@ -57,7 +68,7 @@ export class TieredCache {
   readonly #counters = new Map<string, { inc(n: number): void }>();
   readonly #stores = new WeakMap<object, L1Store<object>>();
   /** Writes counted in #pendingWrites, not yet handed to the door (sent on the next setImmediate). */
-  #queued: KeyWrite[] = [];
+  #queued: Unframed[] = [];
   #pendingWrites = 0;
   /** What a lookup round trip to L2 costs (ms); undefined until one was made. */
   #roundTrip: CostAverage | undefined;
@@ -287,7 +298,7 @@ export class TieredCache {
     l1Only = false,
   ): void {
     const l1 = this.#storeOf(kind);
-    const writes: KeyWrite[] = [];
+    const writes: Unframed[] = [];
     const toL2 = !l1Only && this.#door.mode !== 'none';
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
@@ -295,16 +306,8 @@ export class TieredCache {
       const ttl = kind.ttl(value);
       l1.set(key, value, ttl.l1Ms);
       if (!toL2 || ttl.l2Ms <= 0) continue;
-      let framed: Buffer;
-      try {
-        framed = this.frame(kind, key, value);
-      } catch {
-        // A value the format cannot hold (say, a tensor of rank above 255)
-        // stays in L1 only; storing must never fail the call that computed it.
-        this.#metrics.l2DroppedWrites.labels(kind.id, 'unencodable').inc();
-        continue;
-      }
-      writes.push({ key, value: framed, ttlMs: ttl.l2Ms });
+      // Framed when sent (#sendQueued), not here: the caller's answer does not wait for it.
+      writes.push({ kind: kind as CacheKind<object>, key, value, ttlMs: ttl.l2Ms });
     }
     if (writes.length > 0) this.#writeInBackground(kind.id, writes);
   }
@@ -316,7 +319,7 @@ export class TieredCache {
 
   /** Sends the writes queued for L2 and waits for those in flight (each bounded by the Redis timeout). */
   async flush(): Promise<void> {
-    this.#sendQueued();
+    while (this.#queued.length > 0) this.#sendQueued();
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -327,7 +330,7 @@ export class TieredCache {
    * reply parse on both sides, and the SETs of a miss-heavy load cost more
    * main-thread time than the gRPC calls themselves.
    */
-  #writeInBackground(kind: string, writes: KeyWrite[]): void {
+  #writeInBackground(kind: string, writes: Unframed[]): void {
     if (this.#pendingWrites + writes.length > this.#options.maxPendingWrites) {
       this.#metrics.l2DroppedWrites.labels(kind, 'queue_full').inc(writes.length);
       return;
@@ -337,10 +340,28 @@ export class TieredCache {
     if (this.#queued.length === writes.length) setImmediate(() => this.#sendQueued());
   }
 
+  /**
+   * Frames and sends up to WRITE_SLICE queued writes, and leaves the rest to
+   * the next turn of the event loop: framing (a checksum per value) and
+   * building the commands of a 512-row miss in one go held the loop for tens
+   * of milliseconds, and an L1 hit must not wait behind a miss's writes.
+   */
   #sendQueued(): void {
-    const writes = this.#queued;
+    if (this.#queued.length === 0) return;
+    const slice = this.#queued.splice(0, WRITE_SLICE);
+    if (this.#queued.length > 0) setImmediate(() => this.#sendQueued());
+    const writes: KeyWrite[] = [];
+    for (const w of slice) {
+      try {
+        writes.push({ key: w.key, value: this.frame(w.kind, w.key, w.value), ttlMs: w.ttlMs });
+      } catch {
+        // A value the format cannot hold (say, a tensor of rank above 255)
+        // stays in L1 only; storing must never fail the call that computed it.
+        this.#metrics.l2DroppedWrites.labels(w.kind.id, 'unencodable').inc();
+        this.#pendingWrites--;
+      }
+    }
     if (writes.length === 0) return;
-    this.#queued = [];
     // The door never rejects; failures are counted there, per command.
     const done: Promise<unknown> = this.#door.setMany('set', writes).finally(() => {
       this.#pendingWrites -= writes.length;

@@ -242,6 +242,22 @@ describe('tiered cache against a real Redis', () => {
     expect(reader.cache.l1(kind).get(dropped)?.data[0]).toBe(2);
   });
 
+  it('sends a large store to L2 in slices of 128 values, one turn of the event loop each', async () => {
+    const writer = await tiers();
+    const keys = Array.from({ length: 300 }, (_, i) => freshKey(`slice${i}`));
+    const sets = async () =>
+      (await writer.metric('infercache_redis_operation_duration_seconds_count', { op: 'set' })) ?? 0;
+    const before = await sets();
+    writer.cache.setMany(
+      kind,
+      keys,
+      keys.map((_, i) => blob(8, i % 250)),
+    );
+    await writer.cache.flush();
+    expect(await sets()).toBe(before + 3);
+    expect(await redis.exists(...keys)).toBe(300);
+  });
+
   it('drops writes past maxPendingWrites and counts them, keeping them in L1', async () => {
     const { cache, metric } = await tiers(10);
     const first = Array.from({ length: 8 }, () => freshKey('pending'));
