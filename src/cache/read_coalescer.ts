@@ -2,6 +2,9 @@ import type { RedisDoor } from '../redis/door.js';
 
 type Answer = (Buffer | null | undefined)[];
 
+/** Most keys of one read shared by several calls (a call with more reads alone). */
+const MAX_SHARED_KEYS = 4096;
+
 interface Waiting {
   readonly keys: readonly string[];
   readonly resolve: (values: Answer) => void;
@@ -45,6 +48,27 @@ export class ReadCoalescer {
       return false;
     });
     if (live.length === 0) return;
+    // Calls join a shared read up to MAX_SHARED_KEYS keys in all: a few
+    // calls of 10,000 keys each would otherwise make one read whose
+    // bookkeeping (the map of keys below) holds the event loop in one piece.
+    let group: Waiting[] = [];
+    let keys = 0;
+    const reads: Promise<void>[] = [];
+    for (const w of live) {
+      if (group.length > 0 && keys + w.keys.length > MAX_SHARED_KEYS) {
+        reads.push(this.#read(group));
+        group = [];
+        keys = 0;
+      }
+      group.push(w);
+      keys += w.keys.length;
+    }
+    reads.push(this.#read(group));
+    await Promise.all(reads);
+  }
+
+  /** One door read for the calls of `live`. */
+  async #read(live: readonly Waiting[]): Promise<void> {
     if (live.length === 1) {
       const only = live[0] as Waiting;
       only.resolve(await this.#door.getMany(this.#op, only.keys, only.signal));

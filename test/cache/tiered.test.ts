@@ -205,6 +205,22 @@ describe('tiered cache against a real Redis', () => {
     expect(await mgets()).toBe(before + 1);
   });
 
+  it('shares a read among calls only up to 4,096 keys in all', async () => {
+    const reader = await tiers();
+    const mgets = async () =>
+      (await reader.metric('infercache_redis_operation_duration_seconds_count', { op: 'mget' })) ?? 0;
+    const before = await mgets();
+    const calls = Array.from({ length: 4 }, (_, c) =>
+      reader.cache.getMany(
+        kind,
+        Array.from({ length: 1500 }, (_, i) => freshKey(`share${c}-${i}`)),
+      ),
+    );
+    for (const answers of await Promise.all(calls)) expect(answers.every((a) => a === undefined)).toBe(true);
+    // 1,500 + 1,500 fit in one read; a third call would not: two reads.
+    expect(await mgets()).toBe(before + 2);
+  });
+
   it('writes what calls store together in one pipeline', async () => {
     const writer = await tiers();
     const keys = Array.from({ length: 5 }, (_, i) => freshKey(`write${i}`));
