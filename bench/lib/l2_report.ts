@@ -1,6 +1,14 @@
-import type { Comparison } from './alternate.js';
-import { contenderRows, roundRatios } from './alternate.js';
+import {
+  alternate,
+  type Comparison,
+  type Contender,
+  contenderRows,
+  roundRatios,
+  untilComplete,
+} from './alternate.js';
+import { L2_BATCH } from './l2_values.js';
 import type { ScenarioResult, Value } from './report.js';
+import { profileSelf } from './self_profile.js';
 
 export interface L2Report {
   readonly name: string;
@@ -53,3 +61,29 @@ export function l2Result(r: L2Report): ScenarioResult {
 }
 
 const fmtRatios = (xs: readonly number[]) => xs.map((x) => x.toFixed(3)).join(', ');
+
+/**
+ * The L2 batch contenders timed the same way in both scenarios: each run
+ * until it answers every key, then alternated in rounds (L2_BATCH), then
+ * the first two (ours and the baseline) profiled when BENCH_CPU_PROF asks.
+ */
+export async function timeL2Contenders(
+  scenario: string,
+  contenders: Contender[],
+  keys: number,
+): Promise<Comparison> {
+  for (const c of contenders) await untilComplete(c, keys);
+  const comparison = await alternate(contenders, {
+    rounds: L2_BATCH.rounds,
+    iterations: L2_BATCH.iterations,
+    turns: L2_BATCH.turns,
+    warmupIterations: L2_BATCH.warmup,
+    expected: keys,
+  });
+  for (const c of contenders.slice(0, 2)) {
+    await profileSelf(`${scenario}-${c.name.replace(/\W+/g, '_')}`, async () => {
+      for (let i = 0; i < L2_BATCH.iterations * 3; i++) await c.run();
+    });
+  }
+  return comparison;
+}

@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../src/model/zoo/prng.js';
+import { mulberry32 } from '../../src/prng.js';
 import type { PredictRequest, TensorInput } from '../../test/helpers/client.js';
 
 export { mulberry32 };

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import type { RedisServer } from '../../test/helpers/redis_server.js';
-import { alternate, type Contender, untilComplete } from '../lib/alternate.js';
+import type { Contender } from '../lib/alternate.js';
 import { ourCode } from '../lib/dist.js';
-import { l2Result } from '../lib/l2_report.js';
+import { l2Result, timeL2Contenders } from '../lib/l2_report.js';
 import {
   decoder,
   HEAVY_OUTPUT_FLOATS,
@@ -13,7 +13,6 @@ import {
 } from '../lib/l2_values.js';
 import { progress } from '../lib/log.js';
 import type { ScenarioResult } from '../lib/report.js';
-import { profileSelf } from '../lib/self_profile.js';
 import { benchTieredCache } from '../lib/tiered_cache.js';
 
 const SEED = 0x12b0;
@@ -50,22 +49,10 @@ export async function l2Batch(redis: RedisServer): Promise<ScenarioResult> {
         run: async () => decode(keys, await ours.cache.door.getMany('mget', keys)),
       },
     ];
-    for (const c of contenders) await untilComplete(c, keys.length);
     progress(
       `  ${keys.length}-key batches, ${L2_BATCH.rounds} rounds of ${L2_BATCH.iterations} calls per contender`,
     );
-    const comparison = await alternate(contenders, {
-      rounds: L2_BATCH.rounds,
-      iterations: L2_BATCH.iterations,
-      turns: L2_BATCH.turns,
-      warmupIterations: L2_BATCH.warmup,
-      expected: keys.length,
-    });
-    for (const c of contenders.slice(0, 2)) {
-      await profileSelf(`l2_batch-${c.name.replace(/\W+/g, '_')}`, async () => {
-        for (let i = 0; i < L2_BATCH.iterations * 3; i++) await c.run();
-      });
-    }
+    const comparison = await timeL2Contenders('l2_batch', contenders, keys.length);
     return l2Result({
       name: 'l2_batch',
       title: `${keys.length}-key batch read from one Redis server: TieredCache.getMany vs raw ioredis MGET`,

@@ -1,9 +1,9 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import { type RedisCluster, startRedisCluster } from '../../test/helpers/redis_cluster.js';
-import { alternate, type Contender, untilComplete } from '../lib/alternate.js';
+import type { Contender } from '../lib/alternate.js';
 import { ourCode } from '../lib/dist.js';
-import { l2Result } from '../lib/l2_report.js';
+import { l2Result, timeL2Contenders } from '../lib/l2_report.js';
 import {
   decoder,
   HEAVY_OUTPUT_FLOATS,
@@ -14,7 +14,6 @@ import {
 } from '../lib/l2_values.js';
 import { progress } from '../lib/log.js';
 import type { ScenarioResult } from '../lib/report.js';
-import { profileSelf } from '../lib/self_profile.js';
 import { benchTieredCache } from '../lib/tiered_cache.js';
 
 const MASTERS = 3;
@@ -110,20 +109,8 @@ export async function l2BatchCluster(): Promise<ScenarioResult> {
       },
       { name: VIA_CLUSTER, run: async () => decode(keys, await readViaCluster(keys)) },
     ];
-    for (const c of contenders) await untilComplete(c, keys.length);
     progress(`  ${keys.length}-key batches over ${slots} slots, ${L2_BATCH.rounds} rounds`);
-    const comparison = await alternate(contenders, {
-      rounds: L2_BATCH.rounds,
-      iterations: L2_BATCH.iterations,
-      turns: L2_BATCH.turns,
-      warmupIterations: L2_BATCH.warmup,
-      expected: keys.length,
-    });
-    for (const c of contenders.slice(0, 2)) {
-      await profileSelf(`l2_batch_cluster-${c.name.replace(/\W+/g, '_')}`, async () => {
-        for (let i = 0; i < L2_BATCH.iterations * 3; i++) await c.run();
-      });
-    }
+    const comparison = await timeL2Contenders('l2_batch_cluster', contenders, keys.length);
     return l2Result({
       name: 'l2_batch_cluster',
       title: `${keys.length}-key batch read from a ${MASTERS}-master Redis Cluster: TieredCache.getMany vs raw ioredis per-node pipelines`,

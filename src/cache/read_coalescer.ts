@@ -1,4 +1,5 @@
 import type { RedisDoor } from '../redis/door.js';
+import { leaveOnAbort } from '../redis/node_gate.js';
 
 type Answer = (Buffer | null | undefined)[];
 
@@ -16,8 +17,8 @@ interface Waiting {
  * one turn of the event loop goes to the door as one batch (setImmediate),
  * so 64 concurrent misses make one MGET per node rather than 64, and Redis
  * and this process parse one reply instead of many. A caller that gives up
- * (its signal fires) gets undefined for its keys, as the door answers a
- * cancelled read; the others' read goes on. Not a library's: ioredis's
+ * (its signal fires) gets undefined for its keys at once, as the door
+ * answers a cancelled read; the others' read goes on. Not a library's: ioredis's
  * auto-pipelining joins the commands of a tick in one write but still sends
  * one MGET per call, and we need the door's per-node grouping and gates.
  */
@@ -33,20 +34,18 @@ export class ReadCoalescer {
 
   read(keys: readonly string[], signal?: AbortSignal): Promise<Answer> {
     if (signal?.aborted) return Promise.resolve(unanswered(keys.length));
-    return new Promise<Answer>((resolve) => {
+    const answer = new Promise<Answer>((resolve) => {
       this.#waiting.push({ keys, resolve, signal });
       if (this.#waiting.length === 1) setImmediate(() => void this.#send());
     });
+    return signal === undefined ? answer : leaveOnAbort(answer, signal, () => unanswered(keys.length));
   }
 
   async #send(): Promise<void> {
     const waiting = this.#waiting;
     this.#waiting = [];
-    const live = waiting.filter((w) => {
-      if (!w.signal?.aborted) return true;
-      w.resolve(unanswered(w.keys.length));
-      return false;
-    });
+    // A caller that gave up meanwhile has had its answer (read()); its keys are not read.
+    const live = waiting.filter((w) => !w.signal?.aborted);
     if (live.length === 0) return;
     // Calls join a shared read up to MAX_SHARED_KEYS keys in all: a few
     // calls of 10,000 keys each would otherwise make one read whose
@@ -88,22 +87,11 @@ export class ReadCoalescer {
         return i;
       }),
     );
-    const pending = live.map((w) => leaveOnAbort(w));
     const values = await this.#door.getMany(this.#op, keys);
     live.forEach((w, n) => {
-      pending[n]?.();
       w.resolve((where[n] as number[]).map((i) => values[i]));
     });
   }
-}
-
-/** Resolves `w` with no answers as soon as its signal fires; returns the listener's removal. */
-function leaveOnAbort(w: Waiting): (() => void) | undefined {
-  const signal = w.signal;
-  if (signal === undefined) return undefined;
-  const onAbort = () => w.resolve(unanswered(w.keys.length));
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
 }
 
 function unanswered(n: number): Answer {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { mulberry32 } from '../prng.js';
 import { isRecorded, type Recorded, recordedTrace } from './recorded_trace.js';
 import type { FrameKind } from './value_frame.js';
 
@@ -145,16 +146,4 @@ function fileTrace(path: string, o: SyntheticOptions): Trace {
   });
   if (keys.length === 0) throw new RangeError(`${path}: no accesses`);
   return { name: path, keys: Int32Array.from(keys), sizes: Int32Array.from(sizes) };
-}
-
-/** A small seeded PRNG (Mulberry32), so a trace is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

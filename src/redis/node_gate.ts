@@ -196,7 +196,7 @@ export class NodeGate {
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** `promise`, or `fallback()` as soon as `signal` fires, whichever comes first. */
-function leaveOnAbort<T>(promise: Promise<T>, signal: AbortSignal, fallback: () => T): Promise<T> {
+export function leaveOnAbort<T>(promise: Promise<T>, signal: AbortSignal, fallback: () => T): Promise<T> {
   return new Promise<T>((resolve) => {
     const onAbort = () => resolve(fallback());
     signal.addEventListener('abort', onAbort, { once: true });

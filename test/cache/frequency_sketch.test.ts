@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrequencySketch } from '../../src/cache/frequency_sketch.js';
-import { mulberry32 } from '../../src/model/zoo/prng.js';
+import { mulberry32 } from '../../src/prng.js';
 
 /** `n` distinct 32-bit keys, the same on every run. */
 function keys(n: number, seed = 1): number[] {

@@ -1,6 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { inferCacheClientConstructor, loadPackageDefinition } from '../../src/api/proto.js';
+import type {
+  FeatureValuesReply as FeatureValues,
+  GetFeaturesReply as GetFeaturesResponse,
+} from '../../src/cli/client.js';
 
 // Shapes as @grpc/proto-loader decodes them with src/api/proto.ts's options:
 // snake_case names, int64 as decimal strings, enums as numbers, every field present.
@@ -96,24 +100,10 @@ export interface EntityKeysInput {
   columns: { name: string; string_values?: string[]; int64_values?: Array<number | string | bigint> }[];
 }
 
-/** infercache.v1.FeatureValues as decoded (enums as numbers, int64 as strings). */
-export interface FeatureValues {
-  name: string;
-  type: number;
-  dim: number;
-  float32_values: number[];
-  float64_values: number[];
-  int32_values: number[];
-  int64_values: string[];
-  bool_values: boolean[];
-  bytes_values: Buffer[];
-  statuses: number[];
-}
+// infercache.v1.FeatureValues and GetFeaturesResponse as proto-loader decodes
+// them (enums as numbers, int64 as strings): the CLI's own types.
 
-export interface GetFeaturesResponse {
-  features: FeatureValues[];
-  views: { view: string; event_time_ms: string[]; sources: number[] }[];
-}
+export type { FeatureValues, GetFeaturesResponse };
 
 export interface PutFeaturesRequest {
   view: string;

@@ -1,5 +1,5 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { mulberry32 } from '../../src/model/zoo/prng.js';
+import { mulberry32 } from '../../src/prng.js';
 import type { PredictRequest, Tensor, TensorInput } from './client.js';
 
 // Request builders and response readers shared by the end-to-end suites.

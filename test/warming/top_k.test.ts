@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/model/zoo/prng.js';
+import { mulberry32 } from '../../src/prng.js';
 import { TopK } from '../../src/warming/top_k.js';
 
 /** The same rule, the slow way: update in place, else enter while there is room or above the least. */

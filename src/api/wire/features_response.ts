@@ -58,11 +58,10 @@ function writeColumn(
 ): void {
   const n = column.length;
   w.string(1, name).uint(2, FEATURE_TYPE_NUMBER[spec.type]);
-  const value = (r: number): FeatureValue => column[r] as FeatureValue;
   switch (spec.type) {
     case 'float32': {
       const out = new Float32Array(n);
-      for (let r = 0; r < n; r++) out[r] = (value(r) as number | null) ?? 0;
+      for (let r = 0; r < n; r++) out[r] = (column[r] as number | null) ?? 0;
       w.floats(4, out);
       break;
     }
@@ -70,7 +69,7 @@ function writeColumn(
       w.uint(3, spec.dim);
       const out = new Float32Array(n * spec.dim);
       for (let r = 0; r < n; r++) {
-        const vec = value(r) as Float32Array | null;
+        const vec = column[r] as Float32Array | null;
         if (vec !== null) out.set(vec.subarray(0, spec.dim), r * spec.dim);
       }
       w.floats(4, out);
@@ -78,33 +77,33 @@ function writeColumn(
     }
     case 'float64': {
       const out = new Float64Array(n);
-      for (let r = 0; r < n; r++) out[r] = (value(r) as number | null) ?? 0;
+      for (let r = 0; r < n; r++) out[r] = (column[r] as number | null) ?? 0;
       w.doubles(5, out);
       break;
     }
     case 'int32': {
       const out = new Int32Array(n);
-      for (let r = 0; r < n; r++) out[r] = (value(r) as number | null) ?? 0;
+      for (let r = 0; r < n; r++) out[r] = (column[r] as number | null) ?? 0;
       w.packedSigned(6, out);
       break;
     }
     case 'int64': {
       // Stored int64 values are numbers when they fit in 2^53, bigints otherwise.
       const out = new Array<bigint | number>(n);
-      for (let r = 0; r < n; r++) out[r] = (value(r) as bigint | number | null) ?? 0;
+      for (let r = 0; r < n; r++) out[r] = (column[r] as bigint | number | null) ?? 0;
       w.packedInt64(7, out);
       break;
     }
     case 'bool': {
       const out = new Array<number>(n);
-      for (let r = 0; r < n; r++) out[r] = value(r) === true ? 1 : 0;
+      for (let r = 0; r < n; r++) out[r] = column[r] === true ? 1 : 0;
       w.packed(8, out);
       break;
     }
     case 'string':
     case 'bytes':
       for (let r = 0; r < n; r++) {
-        const v = value(r) as string | Uint8Array | null;
+        const v = column[r] as string | Uint8Array | null;
         w.element(9, v === null ? EMPTY : typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
       }
       break;
@@ -112,7 +111,7 @@ function writeColumn(
   const statuses = new Uint8Array(n);
   for (let r = 0; r < n; r++) {
     const st = rowStatus[r] as number;
-    statuses[r] = st === STATUS.PRESENT && value(r) === null ? STATUS.NULL_VALUE : st;
+    statuses[r] = st === STATUS.PRESENT && column[r] === null ? STATUS.NULL_VALUE : st;
   }
   // Statuses are 1 to 4: packed varints under 128 are their bytes.
   w.bytes(10, statuses);

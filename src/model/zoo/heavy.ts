@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../prng.js';
 import {
   type BuiltModel,
   DataType,
@@ -7,7 +8,6 @@ import {
   node,
   valueInfo,
 } from './onnx_graph.js';
-import { mulberry32 } from './prng.js';
 
 const INPUT = 256;
 const WIDTH = 1024;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPackageDefinition } from '../../../src/api/proto.js';
 import { encodeGetFeaturesResponse } from '../../../src/api/wire/features_response.js';
+import type { FeatureValuesReply as FeatureValues } from '../../../src/cli/client.js';
 import type { FeatureRow, FeatureValue } from '../../../src/features/feature_row.js';
 import type { GetFeaturesResult } from '../../../src/features/get_features.js';
 import { HOUR, view } from '../../helpers/entity_fixtures.js';
@@ -13,20 +14,8 @@ const GetFeatures = (
   >
 ).GetFeatures as { responseDeserialize(b: Buffer): unknown };
 
-interface Column {
-  name: string;
-  type: number;
-  dim: number;
-  float32_values: number[];
-  float64_values: number[];
-  int32_values: number[];
-  int64_values: string[];
-  bool_values: boolean[];
-  bytes_values: Buffer[];
-  statuses: number[];
-}
 interface Decoded {
-  features: Column[];
+  features: FeatureValues[];
   views: { view: string; event_time_ms: string[]; sources: number[] }[];
 }
 
@@ -62,7 +51,7 @@ describe('GetFeaturesResponse encoding', () => {
       now: NOW,
     };
     const res = GetFeatures.responseDeserialize(encodeGetFeaturesResponse(result)) as Decoded;
-    const col = (name: string) => res.features.find((f) => f.name === `all:${name}`) as Column;
+    const col = (name: string) => res.features.find((f) => f.name === `all:${name}`) as FeatureValues;
     expect(res.features.map((f) => f.name)).toEqual(FEATURES.map((f) => `all:${f.split(' ')[0]}`));
     expect(col('f32').float32_values).toEqual([1.5, 0, 0]);
     expect(col('f64').float64_values).toEqual([2.25, 0, 0]);
