@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { type CacheKind, ENTRY_OVERHEAD_BYTES, jittered } from '../cache/kind.js';
 import { RejectedValue } from '../cache/value_frame.js';
+import { type NameBytes, nameBytes, readRowMap } from './row_map_reader.js';
 import type { FeatureSpec, FeatureView } from './view.js';
 
 /** One feature's value: number (float32/64, int32), bigint or number (int64), boolean, string, bytes, vector. */
@@ -35,12 +36,13 @@ const packr = new Packr({
  * the wrong type for the reader's view is refused ('schema').
  */
 export function featureRowKind(view: FeatureView, l2Jitter: number): CacheKind<FeatureRow> {
+  const names = nameBytes(view);
   return {
     id: 'f',
     timeOf: (row) => row.eventTime,
     writtenAt: (row) => row.writtenAt,
     encode: (row) => encodeRow(view, row),
-    decode: (payload, time) => decodeRow(view, payload, time),
+    decode: (payload, time) => decodeRow(view, names, payload, time),
     sizeOf(row) {
       let bytes = ENTRY_OVERHEAD_BYTES;
       for (const v of row.values ?? []) bytes += valueBytes(v);
@@ -77,9 +79,25 @@ function encodeRow(view: FeatureView, row: FeatureRow): Buffer {
   return out;
 }
 
-function decodeRow(view: FeatureView, payload: Buffer, eventTime: number): FeatureRow {
+function decodeRow(view: FeatureView, names: NameBytes, payload: Buffer, eventTime: number): FeatureRow {
   if (payload.length < 9) throw new RejectedValue('format', 'feature row too short');
   const writtenAt = payload.readDoubleLE(0);
+  const raw: unknown[] = new Array(view.features.length).fill(null);
+  if (readRowMap(view, names, payload, 8, raw)) {
+    const values = raw as FeatureValue[];
+    for (let i = 0; i < values.length; i++) values[i] = checkValue(view.features[i] as FeatureSpec, raw[i]);
+    return { eventTime, values, writtenAt };
+  }
+  return decodeWithMsgpackr(view, payload, eventTime, writtenAt);
+}
+
+/** The row by msgpackr: what readRowMap does not take, and the error for a malformed row. */
+function decodeWithMsgpackr(
+  view: FeatureView,
+  payload: Buffer,
+  eventTime: number,
+  writtenAt: number,
+): FeatureRow {
   let map: unknown;
   try {
     map = packr.unpack(payload.subarray(8));
@@ -108,38 +126,42 @@ function decodeRow(view: FeatureView, payload: Buffer, eventTime: number): Featu
 /** `raw` as a value of `spec`'s type, or RejectedValue('schema'). */
 export function checkValue(spec: FeatureSpec, raw: unknown): FeatureValue {
   if (raw === null || raw === undefined) return null;
-  const wrong = () =>
-    new RejectedValue('schema', `feature "${spec.name}" holds a value that is not ${spec.type}`);
+  // Not a closure over spec: this runs per value read from L2, and would allocate one each time.
+  const wrong = notOfType;
   switch (spec.type) {
     case 'float32':
     case 'float64':
-      if (typeof raw !== 'number') throw wrong();
+      if (typeof raw !== 'number') throw wrong(spec);
       return raw;
     case 'int32':
       if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < -(2 ** 31) || raw >= 2 ** 31)
-        throw wrong();
+        throw wrong(spec);
       return raw;
     case 'int64':
       if (typeof raw === 'bigint') {
-        if (BigInt.asIntN(64, raw) !== raw) throw wrong();
+        if (BigInt.asIntN(64, raw) !== raw) throw wrong(spec);
         return raw;
       }
-      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) throw wrong();
+      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) throw wrong(spec);
       return raw;
     case 'bool':
-      if (typeof raw !== 'boolean') throw wrong();
+      if (typeof raw !== 'boolean') throw wrong(spec);
       return raw;
     case 'string':
-      if (typeof raw !== 'string') throw wrong();
+      if (typeof raw !== 'string') throw wrong(spec);
       return raw;
     case 'bytes':
-      if (!(raw instanceof Uint8Array)) throw wrong();
+      if (!(raw instanceof Uint8Array)) throw wrong(spec);
       return raw;
     case 'float32_vector': {
-      if (!(raw instanceof Uint8Array) || raw.byteLength !== spec.dim * 4) throw wrong();
+      if (!(raw instanceof Uint8Array) || raw.byteLength !== spec.dim * 4) throw wrong(spec);
       // A copy: aligned for the Float32Array view, and not pinning the Redis reply.
       const copy = new Uint8Array(raw);
       return new Float32Array(copy.buffer, 0, spec.dim);
     }
   }
+}
+
+function notOfType(spec: FeatureSpec): RejectedValue {
+  return new RejectedValue('schema', `feature "${spec.name}" holds a value that is not ${spec.type}`);
 }

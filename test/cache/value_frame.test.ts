@@ -1,3 +1,4 @@
+import { xxh64 } from '@node-rs/xxhash';
 import { describe, expect, it } from 'vitest';
 import {
   decodeFrame,
@@ -56,7 +57,7 @@ describe('value frame', () => {
   });
 
   it('refuses another format version as format', () => {
-    for (const version of [1, 3, 255]) {
+    for (const version of [1, 2, 4, 255]) {
       const bytes = encodeFrame(KEY, 'p', TIME, PAYLOAD);
       bytes[2] = version;
       expect(refusal(() => decodeFrame(KEY, 'p', bytes))).toBe('format');
@@ -100,6 +101,16 @@ describe('value frame', () => {
         refusal(() => decodeFrame(KEY, 'p', altered)),
         `byte ${at}`,
       ).toBe(want);
+    }
+  });
+
+  it('ends in the standard XXH64 of its bytes seeded with XXH64 of the key, so any xxhash library can write one', () => {
+    // @node-rs/xxhash's XXH64: another implementation of the same algorithm than the frame's own.
+    for (const key of [KEY, 'ic:f:view:g0:{7f}entité', '']) {
+      const bytes = encodeFrame(key, 'f', TIME, PAYLOAD);
+      const end = bytes.length - 8;
+      expect(bytes[2]).toBe(3);
+      expect(bytes.readBigUInt64LE(end)).toBe(xxh64(bytes.subarray(0, end), xxh64(Buffer.from(key, 'utf8'))));
     }
   });
 
