@@ -49,8 +49,24 @@ export interface App {
   shutdown(reason: string): Promise<void>;
 }
 
-/** Wires the sidecar together from a validated config and starts serving. */
+/**
+ * Wires the sidecar together from a validated config and starts serving.
+ * When a step fails (the gRPC port taken, say), what the steps before it
+ * opened is closed before the error is thrown: the Redis connections, and
+ * the inference workers once they have finished loading (see
+ * InferencePool.close).
+ */
 export async function startApp(config: Config, log: Logger): Promise<App> {
+  const opened: (() => Promise<unknown>)[] = [];
+  try {
+    return await assemble(config, log, opened);
+  } catch (error) {
+    await Promise.allSettled(opened.map((close) => close()));
+    throw error;
+  }
+}
+
+async function assemble(config: Config, log: Logger, opened: (() => Promise<unknown>)[]): Promise<App> {
   log.info({ config: redactConfig(config) }, 'effective configuration');
   const metrics = createMetrics();
   const health = new Health();
@@ -77,6 +93,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     metrics.redis,
     log,
   );
+  opened.push(() => door.close());
   const trace = await l1Trace(config, metrics, log);
   const l1 = new L1Cache(
     {
@@ -156,6 +173,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       m.current ? [{ key: m.current.sessionKey, path: m.current.path }] : [],
     ),
   });
+  opened.push(() => pool.close());
   runs = new RunQueue(
     pool,
     {

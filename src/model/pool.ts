@@ -1,7 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
 import type { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
 import { exactBuffer, type RunResult, type RunTask, type WorkerSettings } from './run_task.js';
+import { WORKER_READY_CHANNEL } from './session_release.js';
+
+// How long close() waits for workers still loading their sessions.
+const START_WAIT_MS = 60_000;
 
 export interface PoolOptions {
   readonly workers: number;
@@ -32,10 +37,16 @@ export class ModelRunError extends Error {
  */
 export class InferencePool {
   readonly #piscina: Piscina<RunTask, RunResult>;
+  readonly #started: Promise<void>;
   readonly workers: number;
 
   constructor(options: PoolOptions) {
-    const workerData: WorkerSettings = { intraOpThreads: options.intraOpThreads, preload: options.preload };
+    const readyToken = randomUUID();
+    const workerData: WorkerSettings = {
+      intraOpThreads: options.intraOpThreads,
+      readyToken,
+      preload: options.preload,
+    };
     this.workers = options.workers;
     this.#piscina = new Piscina({
       filename: new URL('./session_worker.js', import.meta.url).href,
@@ -48,6 +59,7 @@ export class InferencePool {
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
     });
+    this.#started = workersStarted(options.workers, readyToken);
   }
 
   /**
@@ -81,8 +93,36 @@ export class InferencePool {
     }));
   }
 
-  /** Waits for the runs in progress, then stops the workers. */
+  /**
+   * Waits for the workers to finish starting and for the runs in progress,
+   * then stops the workers. A worker stopped while onnxruntime still loads a
+   * session in it aborts the whole process (a native exception with no
+   * JavaScript left to catch it): a sidecar that failed to start (its port
+   * taken, say) right after creating the pool exited on SIGABRT instead of
+   * with its error.
+   */
   async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, START_WAIT_MS);
+    });
+    await Promise.race([this.#started, waited]);
+    clearTimeout(timer);
     await this.#piscina.close({ force: false });
   }
+}
+
+/** Resolves once `workers` workers of the pool `token` names have said they started (session_worker.ts). */
+function workersStarted(workers: number, token: string): Promise<void> {
+  const channel = new BroadcastChannel(WORKER_READY_CHANNEL);
+  // Not what keeps the process alive: the workers are.
+  (channel as unknown as { unref(): void }).unref();
+  let started = 0;
+  return new Promise((resolve) => {
+    channel.onmessage = (event: { data: unknown }) => {
+      if (event.data !== token || ++started < workers) return;
+      channel.close();
+      resolve();
+    };
+  });
 }

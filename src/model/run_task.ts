@@ -30,6 +30,8 @@ export type RunResult =
 
 export interface WorkerSettings {
   readonly intraOpThreads: number;
+  /** What the worker posts on WORKER_READY_CHANNEL once started: its pool's, so pools in one process tell theirs apart. */
+  readonly readyToken: string;
   /** Sessions to create when a worker starts. */
   readonly preload: readonly { readonly key: string; readonly path: string }[];
 }

@@ -9,7 +9,7 @@ import {
   type WireTensor,
   type WorkerSettings,
 } from './run_task.js';
-import { SESSIONS_CHANNEL } from './session_release.js';
+import { SESSIONS_CHANNEL, WORKER_READY_CHANNEL } from './session_release.js';
 
 /**
  * Runs ONNX sessions off the event loop. onnxruntime-node's run() blocks the
@@ -64,6 +64,10 @@ releases.onmessage = (event: { data: unknown }) => {
 releases.unref();
 
 await Promise.allSettled(settings.preload.map((p) => session(p.key, p.path).session));
+// The pool waits for this before stopping the workers (InferencePool.close).
+const ready = new BroadcastChannel(WORKER_READY_CHANNEL);
+ready.postMessage(settings.readyToken);
+ready.close();
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
