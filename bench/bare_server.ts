@@ -7,7 +7,9 @@ import * as grpc from '@grpc/grpc-js';
  * (identity serializers); every call is answered with the sidecar's own
  * L1-hit answer, passed pre-encoded in the file BENCH_BARE_RESPONSE_FILE
  * (a 1,024-row answer is too long for an environment variable). It shares
- * none of the sidecar's settings beyond the message size limits.
+ * none of the sidecar's settings beyond the message size limits, and, as
+ * the leanest server would, turns off channelz's per-call bookkeeping (the
+ * sidecar serves no channelz either).
  * Prints {"port": n} on stdout once listening.
  */
 const file = process.env.BENCH_BARE_RESPONSE_FILE;
@@ -30,6 +32,7 @@ const maxBytes = 64 * 1024 * 1024;
 const server = new grpc.Server({
   'grpc.max_receive_message_length': maxBytes,
   'grpc.max_send_message_length': maxBytes,
+  'grpc.enable_channelz': 0,
 });
 server.addService(
   { Predict: unary('/infercache.v1.InferCache/Predict') },
