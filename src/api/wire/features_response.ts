@@ -2,7 +2,7 @@ import { FEATURE_TYPE_NUMBER } from '../../features/feature_columns.js';
 import type { FeatureRow, FeatureValue } from '../../features/feature_row.js';
 import { STATUS } from '../../features/freshness.js';
 import type { FeatureSource, GetFeaturesResult } from '../../features/get_features.js';
-import type { FeatureSpec } from '../../features/view.js';
+import type { FeatureSpec, FeatureView } from '../../features/view.js';
 import { ProtoWriter } from './proto_writer.js';
 
 const SOURCE: Record<FeatureSource, number> = { l1: 1, l2: 2, origin: 3, none: 4 };
@@ -29,11 +29,11 @@ export function encodeGetFeaturesResponse(result: GetFeaturesResult): Buffer {
       },
     ]),
   );
+  // One status column, refilled for each feature (the writer copies it).
+  const statusScratch = new Uint8Array(result.entities);
   for (const ref of result.refs) {
     const { values, statuses } = byView.get(ref.view) ?? { values: [], statuses: EMPTY };
-    const spec = ref.view.features[ref.index] as FeatureSpec;
-    const column = columnOf(values, ref.index);
-    w.message(1, (f) => writeColumn(f, `${ref.view.name}:${spec.name}`, spec, column, statuses));
+    w.message(1, (f) => writeColumn(f, ref.view, ref.index, values, statuses, statusScratch));
   }
   for (const v of result.views) {
     w.message(2, (m) => {
@@ -51,20 +51,43 @@ export function encodeGetFeaturesResponse(result: GetFeaturesResult): Buffer {
 // bytes_values 9, statuses 10.
 function writeColumn(
   w: ProtoWriter,
-  name: string,
-  spec: FeatureSpec,
-  column: readonly FeatureValue[],
+  view: FeatureView,
+  index: number,
+  rows: readonly (readonly FeatureValue[] | undefined)[],
   rowStatus: Uint8Array,
+  scratch: Uint8Array,
 ): void {
+  const spec = view.features[index] as FeatureSpec;
+  w.string(1, refName(view, index)).uint(2, FEATURE_TYPE_NUMBER[spec.type]);
+  // The scalar numbers, most features, straight from the rows; the rest through one column array.
+  if (spec.type === 'float32') w.floatsOf(4, rows, index);
+  else if (spec.type === 'float64') w.doublesOf(5, rows, index);
+  else writeOtherColumn(w, spec, columnOf(rows, index));
+  const n = rows.length;
+  const statuses = n === scratch.length ? scratch : new Uint8Array(n);
+  for (let r = 0; r < n; r++) {
+    const st = rowStatus[r] as number;
+    statuses[r] = st === STATUS.PRESENT && (rows[r]?.[index] ?? null) === null ? STATUS.NULL_VALUE : st;
+  }
+  // Statuses are 1 to 4: packed varints under 128 are their bytes.
+  w.bytes(10, statuses);
+}
+
+// "view:feature" of each feature of a view, made once per view.
+const refNames = new WeakMap<FeatureView, string[]>();
+function refName(view: FeatureView, index: number): string {
+  let names = refNames.get(view);
+  if (names === undefined) {
+    names = view.features.map((f) => `${view.name}:${f.name}`);
+    refNames.set(view, names);
+  }
+  return names[index] as string;
+}
+
+/** The values of a feature of any type but float32 and float64, in its field. */
+function writeOtherColumn(w: ProtoWriter, spec: FeatureSpec, column: readonly FeatureValue[]): void {
   const n = column.length;
-  w.string(1, name).uint(2, FEATURE_TYPE_NUMBER[spec.type]);
   switch (spec.type) {
-    case 'float32': {
-      const out = new Float32Array(n);
-      for (let r = 0; r < n; r++) out[r] = (column[r] as number | null) ?? 0;
-      w.floats(4, out);
-      break;
-    }
     case 'float32_vector': {
       w.uint(3, spec.dim);
       const out = new Float32Array(n * spec.dim);
@@ -73,12 +96,6 @@ function writeColumn(
         if (vec !== null) out.set(vec.subarray(0, spec.dim), r * spec.dim);
       }
       w.floats(4, out);
-      break;
-    }
-    case 'float64': {
-      const out = new Float64Array(n);
-      for (let r = 0; r < n; r++) out[r] = (column[r] as number | null) ?? 0;
-      w.doubles(5, out);
       break;
     }
     case 'int32': {
@@ -107,14 +124,9 @@ function writeColumn(
         w.element(9, v === null ? EMPTY : typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
       }
       break;
+    default:
+      throw new Error(`${spec.type} is written by writeColumn`);
   }
-  const statuses = new Uint8Array(n);
-  for (let r = 0; r < n; r++) {
-    const st = rowStatus[r] as number;
-    statuses[r] = st === STATUS.PRESENT && column[r] === null ? STATUS.NULL_VALUE : st;
-  }
-  // Statuses are 1 to 4: packed varints under 128 are their bytes.
-  w.bytes(10, statuses);
 }
 
 /**

@@ -83,6 +83,41 @@ export class ProtoWriter {
     return this.bytes(field, le);
   }
 
+  /**
+   * A packed `repeated float` of one value per row: `rows[r][index]`, a
+   * number, or 0 where it is null or the row has none. Written in place,
+   * with no array gathered first (a GetFeatures answer has one such field
+   * per feature).
+   */
+  floatsOf(field: number, rows: readonly (readonly unknown[] | undefined)[], index: number): this {
+    const n = rows.length;
+    if (n === 0) return this;
+    this.#tag(field, WIRE_LEN);
+    this.#varint(n * 4);
+    this.#reserve(n * 4);
+    const buf = this.#buf;
+    let at = this.#at;
+    for (let r = 0; r < n; r++)
+      at = buf.writeFloatLE((rows[r]?.[index] as number | null | undefined) ?? 0, at);
+    this.#at = at;
+    return this;
+  }
+
+  /** floatsOf for a packed `repeated double`. */
+  doublesOf(field: number, rows: readonly (readonly unknown[] | undefined)[], index: number): this {
+    const n = rows.length;
+    if (n === 0) return this;
+    this.#tag(field, WIRE_LEN);
+    this.#varint(n * 8);
+    this.#reserve(n * 8);
+    const buf = this.#buf;
+    let at = this.#at;
+    for (let r = 0; r < n; r++)
+      at = buf.writeDoubleLE((rows[r]?.[index] as number | null | undefined) ?? 0, at);
+    this.#at = at;
+    return this;
+  }
+
   /** One element of a `repeated bytes` or `repeated string` field: written even when empty. */
   element(field: number, value: Uint8Array): this {
     this.#tag(field, WIRE_LEN);

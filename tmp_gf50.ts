@@ -1,0 +1,12 @@
+import { createClient } from './test/helpers/client.js';
+const clients = Array.from({ length: 8 }, () => createClient('127.0.0.1:50991'));
+const c = clients[0]!;
+const ids = Array.from({ length: 50 }, (_, i) => String(i + 1));
+const now = Date.now();
+await c.putFeatures({ view: 'bench_f50', entities: { columns: [{ name: 'id', int64_values: ids }] }, features: Array.from({ length: 50 }, (_, f) => ({ name: `f${f}`, type: 1, float32_values: ids.map(() => Math.random()) })), event_time_ms: ids.map(() => now) });
+const req = { features: ['bench_f50'], entities: { columns: [{ name: 'id', string_values: [], int64_values: ids }] } };
+for (let i = 0; i < 100; i++) await c.getFeatures(req);
+let n = 0; const end = Date.now() + Number(process.env.MS ?? 6000);
+await Promise.all(clients.map(async (cl) => { while (Date.now() < end) { await cl.getFeatures(req); n++; } }));
+console.log('calls', n, 'rps', (n / (Number(process.env.MS ?? 6000) / 1000)).toFixed(0));
+for (const cl of clients) cl.close();
