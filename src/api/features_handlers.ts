@@ -5,6 +5,7 @@ import type { FeatureWriter } from '../features/put_features.js';
 import type { UnaryHandler } from './unary.js';
 import { decodeBounded } from './wire/bounded_decode.js';
 import { encodeGetFeaturesResponse } from './wire/features_response.js';
+import { decodeGetFeaturesRequest } from './wire/get_features_request.js';
 
 interface EntityKeysWire {
   readonly columns: readonly EntityColumnWire[];
@@ -12,11 +13,8 @@ interface EntityKeysWire {
 
 export function getFeaturesHandler(reader: FeatureReader): UnaryHandler {
   return async (bytes, ctx) => {
-    const req = decodeBounded<{ features: string[]; entities: EntityKeysWire | null }>(
-      'infercache.v1.GetFeaturesRequest',
-      bytes,
-    );
-    const result = await reader.get(req.features, req.entities?.columns ?? [], ctx.signal);
+    const req = decodeGetFeaturesRequest(bytes);
+    const result = await reader.get(req.features, req.entities, ctx.signal);
     return encodeGetFeaturesResponse(result);
   };
 }
