@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
+import { baseEnv } from '../helpers/sidecar.js';
 
 const mainJs = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 // A start that fails while the inference workers still load the shipped
@@ -24,10 +25,7 @@ describe('a sidecar that cannot start', () => {
   it('exits with code 1 and says why when its gRPC port is taken, every time, never on a signal', {
     timeout: 120_000,
   }, async () => {
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) {
-      if (value !== undefined && !key.startsWith('INFERCACHE_')) env[key] = value;
-    }
+    const env = baseEnv();
     for (let i = 0; i < TRIES; i++) {
       const run = spawnSync(process.execPath, [mainJs, 'serve'], {
         env: {

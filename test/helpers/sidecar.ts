@@ -52,8 +52,8 @@ export async function stopAllSidecars(): Promise<void> {
   await Promise.allSettled([...running].map((s) => s.stop('SIGKILL')));
 }
 
-// The developer's own INFERCACHE_* settings must not leak into tests.
-function baseEnv(): Record<string, string> {
+/** This process's environment without the developer's own INFERCACHE_* settings, which must not leak into tests. */
+export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith('INFERCACHE_')) env[key] = value;

@@ -90,30 +90,31 @@ export class ProtoWriter {
    * per feature).
    */
   floatsOf(field: number, rows: readonly (readonly unknown[] | undefined)[], index: number): this {
-    const n = rows.length;
-    if (n === 0) return this;
-    this.#tag(field, WIRE_LEN);
-    this.#varint(n * 4);
-    this.#reserve(n * 4);
-    const buf = this.#buf;
-    let at = this.#at;
-    for (let r = 0; r < n; r++)
-      at = buf.writeFloatLE((rows[r]?.[index] as number | null | undefined) ?? 0, at);
-    this.#at = at;
-    return this;
+    return this.#fixedOf(field, rows, index, 4);
   }
 
   /** floatsOf for a packed `repeated double`. */
   doublesOf(field: number, rows: readonly (readonly unknown[] | undefined)[], index: number): this {
+    return this.#fixedOf(field, rows, index, 8);
+  }
+
+  #fixedOf(
+    field: number,
+    rows: readonly (readonly unknown[] | undefined)[],
+    index: number,
+    size: 4 | 8,
+  ): this {
     const n = rows.length;
     if (n === 0) return this;
     this.#tag(field, WIRE_LEN);
-    this.#varint(n * 8);
-    this.#reserve(n * 8);
+    this.#varint(n * size);
+    this.#reserve(n * size);
     const buf = this.#buf;
     let at = this.#at;
-    for (let r = 0; r < n; r++)
-      at = buf.writeDoubleLE((rows[r]?.[index] as number | null | undefined) ?? 0, at);
+    for (let r = 0; r < n; r++) {
+      const v = (rows[r]?.[index] as number | null | undefined) ?? 0;
+      at = size === 4 ? buf.writeFloatLE(v, at) : buf.writeDoubleLE(v, at);
+    }
     this.#at = at;
     return this;
   }
