@@ -57,18 +57,39 @@ export class RejectedValue extends Error {
 }
 
 export function encodeFrame(key: string, kind: FrameKind, time: number, payload: Uint8Array): Buffer {
-  const total = FRAME_HEADER_BYTES + payload.length + CHECK_BYTES;
-  const out = Buffer.allocUnsafe(total);
-  out[0] = MAGIC_0;
-  out[1] = MAGIC_1;
-  out[2] = FORMAT_VERSION;
-  out[3] = kind.charCodeAt(0);
-  out.writeUInt32LE(payload.length, 4);
-  out.writeDoubleBE(time, FRAME_TIME_OFFSET);
-  out.set(payload, FRAME_HEADER_BYTES);
-  const check = h64Raw(out.subarray(0, total - CHECK_BYTES), h64(key));
-  out.writeBigUInt64LE(check, total - CHECK_BYTES);
+  const out = Buffer.allocUnsafe(frameSize(payload.length));
+  encodeFrameInto(out, 0, key, kind, time, payload);
   return out;
+}
+
+/** Bytes of the frame of a payload of `payloadBytes`. */
+export function frameSize(payloadBytes: number): number {
+  return FRAME_HEADER_BYTES + payloadBytes + CHECK_BYTES;
+}
+
+/**
+ * encodeFrame into `out` at `at` (frameSize(payload.length) bytes must fit);
+ * returns where the frame ends. For many frames sent as one argument (the
+ * bulk loader): one buffer, no frame of its own per value.
+ */
+export function encodeFrameInto(
+  out: Buffer,
+  at: number,
+  key: string,
+  kind: FrameKind,
+  time: number,
+  payload: Uint8Array,
+): number {
+  const end = at + FRAME_HEADER_BYTES + payload.length;
+  out[at] = MAGIC_0;
+  out[at + 1] = MAGIC_1;
+  out[at + 2] = FORMAT_VERSION;
+  out[at + 3] = kind.charCodeAt(0);
+  out.writeUInt32LE(payload.length, at + 4);
+  out.writeDoubleBE(time, at + FRAME_TIME_OFFSET);
+  out.set(payload, at + FRAME_HEADER_BYTES);
+  out.writeBigUInt64LE(h64Raw(out.subarray(at, end), h64(key)), end);
+  return end + CHECK_BYTES;
 }
 
 /** Opens a frame read under `key`; throws RejectedValue when it is not a sound frame of `kind`. */

@@ -4,7 +4,7 @@ import { entityRows } from './entity_keys.js';
 import type { FeatureReader } from './get_features.js';
 import { entityColumns } from './load_batch.js';
 import type { LoadRow } from './load_row.js';
-import { NEWER_WINS_MANY, newerWinsCall } from './newer_wins.js';
+import { NEWER_WINS_MANY, newerWinsManyCall } from './newer_wins.js';
 import type { FeatureView } from './view.js';
 import type { RowSink, SinkResult } from './write_queue.js';
 
@@ -59,21 +59,16 @@ export class RedisRowSink implements RowSink {
     for (const members of bySlot.values()) {
       for (let at = 0; at < members.length; at += ROWS_PER_CALL) {
         const chunk = members.slice(at, at + ROWS_PER_CALL);
-        const args: (string | Buffer | number)[] = [];
-        for (const i of chunk) {
-          const row = rows[i] as LoadRow;
-          const call = newerWinsCall(kind, keys[i] as string, {
-            eventTime: row.eventTime,
-            values: row.values,
-            writtenAt,
-          });
-          args.push(...call.args);
-        }
-        calls.push({
-          key: keys[chunk[0] as number] as string,
-          keys: chunk.slice(1).map((i) => keys[i] as string),
-          args,
-        });
+        calls.push(
+          newerWinsManyCall(
+            kind,
+            chunk.map((i) => keys[i] as string),
+            chunk.map((i) => {
+              const row = rows[i] as LoadRow;
+              return { eventTime: row.eventTime, values: row.values, writtenAt };
+            }),
+          ),
+        );
         sizes.push(chunk.length);
       }
     }

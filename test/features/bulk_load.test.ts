@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFeatureStore, viewNamed } from '../../src/cli/feature_store.js';
 import { loadConfig } from '../../src/config/load.js';
 import { bulkLoad, type LoadOptions } from '../../src/features/bulk_load.js';
+import { entityRows } from '../../src/features/entity_keys.js';
 import { RedisRowSink } from '../../src/features/redis_row_sink.js';
 import { formatOf } from '../../src/features/row_file.js';
 import type { RowSink } from '../../src/features/write_queue.js';
@@ -143,6 +144,47 @@ describe('bulk load into Redis', () => {
 
     const reply = await get([5001, 5150, 5151]);
     expect(reply.views[0]?.event_time_ms).toEqual([t2, t2, t2 + 1].map(String));
+  });
+
+  it('within one load, a repeated row older than the one before it loses and a newer one wins', async () => {
+    const t1 = Date.now() - 120_000;
+    const t2 = t1 + 1000;
+    // Adjacent, so each pair is in one batch and one script call.
+    const lines = [
+      userLine(7001, String(t2)),
+      userLine(7001, String(t1)),
+      userLine(7002, String(t1)),
+      userLine(7002, String(t2)),
+    ];
+    const result = await loader.load(files.file('repeats.csv', [HEADER, ...lines].join('\n')));
+    expect(result).toMatchObject({ rowsRead: 4, written: 3, skippedOlder: 1, rejected: 0 });
+    const reply = await get([7001, 7002]);
+    expect(reply.views[0]?.event_time_ms).toEqual([String(t2), String(t2)]);
+  });
+
+  it("keeps each loaded row in Redis for the view's ttl (twice its max_age), spread by the jitter", async () => {
+    await loader.load(
+      files.file('ttl.csv', [HEADER, ...[8001, 8002, 8003].map((i) => userLine(i))].join('\n')),
+    );
+    const redis = redisClient(sharedRedisUrl());
+    try {
+      const keys = loader.store.reader.keys(
+        loader.view,
+        entityRows(
+          loader.view.joinKeys,
+          [{ name: 'user_id', string_values: [], int64_values: [8001, 8002, 8003] }],
+          3,
+        ),
+      );
+      const ttl = 2 * 3_600_000;
+      for (const key of keys) {
+        const left = await redis.pttl(key);
+        expect(left).toBeGreaterThan(ttl * 0.9 - 60_000);
+        expect(left).toBeLessThanOrEqual(ttl * 1.1);
+      }
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('loads JSON lines: nulls, vectors as arrays, ids as numbers or strings, bad lines named by line', async () => {
