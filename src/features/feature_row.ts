@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr';
 import { type CacheKind, ENTRY_OVERHEAD_BYTES, jittered } from '../cache/kind.js';
 import { RejectedValue } from '../cache/value_frame.js';
 import { type NameBytes, nameBytes, readRowMap } from './row_map_reader.js';
+import { writeRowMap } from './row_map_writer.js';
 import type { FeatureSpec, FeatureView } from './view.js';
 
 /** One feature's value: number (float32/64, int32), bigint or number (int64), boolean, string, bytes, vector. */
@@ -41,7 +42,7 @@ export function featureRowKind(view: FeatureView, l2Jitter: number): CacheKind<F
     id: 'f',
     timeOf: (row) => row.eventTime,
     writtenAt: (row) => row.writtenAt,
-    encode: (row) => encodeRow(view, row),
+    encode: (row) => encodeRow(names, row),
     decode: (payload, time) => decodeRow(view, names, payload, time),
     sizeOf(row) {
       let bytes = ENTRY_OVERHEAD_BYTES;
@@ -66,16 +67,9 @@ function valueBytes(v: FeatureValue): number {
   return 64 + v.byteLength;
 }
 
-function encodeRow(view: FeatureView, row: FeatureRow): Buffer {
-  const map: Record<string, unknown> = {};
-  view.features.forEach((f, i) => {
-    const v = row.values?.[i] ?? null;
-    map[f.name] = v instanceof Float32Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
-  });
-  const body = packr.pack(map);
-  const out = Buffer.allocUnsafe(8 + body.length);
+function encodeRow(names: NameBytes, row: FeatureRow): Buffer {
+  const out = writeRowMap(names, row.values ?? [], 8);
   out.writeDoubleLE(row.writtenAt, 0);
-  body.copy(out, 8);
   return out;
 }
 

@@ -83,11 +83,16 @@ export function newerWinsManyCall(
   keys: readonly string[],
   rows: readonly FeatureRow[],
 ): ScriptCall {
-  const frames = rows.map((row, i) =>
-    encodeFrame(keys[i] as string, kind.id, row.eventTime, kind.encode(row)),
-  );
+  // Framed into one buffer: no buffer per frame, and no second copy to join them.
+  const payloads = rows.map((row) => kind.encode(row));
+  const frames = Buffer.allocUnsafe(payloads.reduce((n, p) => n + frameSize(p.length), 0));
+  let at = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const time = (rows[i] as FeatureRow).eventTime;
+    at = encodeFrameInto(frames, at, keys[i] as string, kind.id, time, payloads[i] as Uint8Array);
+  }
   const ttl = rows.length === 0 ? 0 : kind.ttl(rows[0] as FeatureRow).l2Ms;
-  return { key: keys[0] as string, keys: keys.slice(1), args: [String(ttl), Buffer.concat(frames)] };
+  return { key: keys[0] as string, keys: keys.slice(1), args: [String(ttl), frames] };
 }
 
 /** The call of NEWER_WINS that stores `row` under `key`: PutFeatures and the bulk loader send the same bytes. */

@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeFrame,
   encodeFrame,
+  encodeFrameInto,
   FRAME_HEADER_BYTES,
   FRAME_TIME_OFFSET,
   type FrameKind,
+  frameSize,
   RejectedValue,
 } from '../../src/cache/value_frame.js';
 
@@ -54,6 +56,17 @@ describe('value frame', () => {
     ['a value shorter than a header and a check', Buffer.from('IC\u0002p')],
   ])('refuses %s as format', (_name, bytes) => {
     expect(refusal(() => decodeFrame(KEY, 'p', bytes))).toBe('format');
+  });
+
+  it('writes frames one after another into one buffer, each the bytes encodeFrame makes', () => {
+    const other = Buffer.from('another payload');
+    const out = Buffer.alloc(frameSize(PAYLOAD.length) + frameSize(other.length) + 3, 0xee);
+    const middle = encodeFrameInto(out, 3, KEY, 'f', TIME, PAYLOAD);
+    const end = encodeFrameInto(out, middle, `${KEY}x`, 'f', TIME + 1, other);
+    expect(end).toBe(out.length);
+    expect(out.subarray(0, 3).toString('hex')).toBe('eeeeee');
+    expect(out.subarray(3, middle).equals(encodeFrame(KEY, 'f', TIME, PAYLOAD))).toBe(true);
+    expect(out.subarray(middle, end).equals(encodeFrame(`${KEY}x`, 'f', TIME + 1, other))).toBe(true);
   });
 
   it('refuses another format version as format', () => {
