@@ -12,6 +12,7 @@ import { warmHandler } from './api/warm_handler.js';
 import { drain } from './app/drain.js';
 import { reportModel, warmUp } from './app/model_hooks.js';
 import { storedKind } from './app/stored_kind.js';
+import { rememberingHasher } from './cache/hash_memo.js';
 import { createKeyHasher } from './cache/keys.js';
 import { L1Cache } from './cache/l1.js';
 import { RowEngine } from './cache/row_engine.js';
@@ -184,7 +185,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     metrics.model,
   );
   const generation = (scope: string) => coherence.fleet.generation(scope);
-  const hasher = createKeyHasher(config.keyHash, config.keySecret);
+  const hasher = rememberingHasher(createKeyHasher(config.keyHash, config.keySecret));
   const now = () => Date.now();
   const popularity = new Popularity(
     { capacity: config.popularityCapacity, topK: config.popularityTopK },
