@@ -34,6 +34,18 @@ export interface CacheKind<V> {
   sizeOf(value: V): number;
   /** Lifetimes of a new entry (jitter included, where the kind wants it). */
   ttl(value: V): EntryTtl;
+  /**
+   * What a copy of an L2 hit in L1 is bounded by, when it is the same for
+   * every value of the kind: read once per hit instead of ttl(), whose
+   * jitter draw (and object) a copy never uses. Must agree with ttl()'s
+   * l1Ms and l2FloorMs for every value L2 can hold.
+   */
+  readonly copyTtl?: CopyTtl;
+}
+
+export interface CopyTtl {
+  readonly l1Ms: number;
+  readonly l2FloorMs: number;
 }
 
 // Rough per-entry bookkeeping in L1 (object headers, key string, LRU slots):

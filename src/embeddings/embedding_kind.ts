@@ -60,5 +60,6 @@ export function embeddingKind(dim: number, ttl: EmbeddingTtl): CacheKind<Embeddi
       l2Ms: jittered(ttl.l2Ms, ttl.l2Jitter),
       l2FloorMs: ttl.l2Ms * (1 - ttl.l2Jitter),
     }),
+    copyTtl: { l1Ms: ttl.l1Ms, l2FloorMs: ttl.l2Ms * (1 - ttl.l2Jitter) },
   };
 }

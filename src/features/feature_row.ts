@@ -57,6 +57,8 @@ export function featureRowKind(view: FeatureView, l2Jitter: number): CacheKind<F
             l2Ms: jittered(view.ttlMs, l2Jitter),
             l2FloorMs: view.ttlMs * (1 - l2Jitter),
           },
+    // A row in L2 always has values: a remembered NOT_FOUND stays in L1.
+    copyTtl: { l1Ms: view.l1TtlMs, l2FloorMs: view.ttlMs * (1 - l2Jitter) },
   };
 }
 

@@ -182,6 +182,27 @@ describe('tiered cache against a real Redis', () => {
     expect(reader.cache.l1(shortL2).get(expiring)).toBeUndefined();
   });
 
+  it("bounds an L1 copy by the kind's copyTtl, when it has one, without drawing a ttl() per hit", async () => {
+    const base = blobKind({ width: 8, l1Ms: 60_000, l2Ms: 10_000 });
+    const constant: CacheKind<Blob> = {
+      ...base,
+      ttl: () => {
+        throw new Error('ttl() drawn for a copy');
+      },
+      copyTtl: { l1Ms: 60_000, l2FloorMs: 10_000 },
+    };
+    const reader = await tiers();
+    const [expired, expiring] = [freshKey('expired'), freshKey('expiring')];
+    await redis.set(expired, reader.cache.frame(constant, expired, blob(8, 1, 20_000)), 'PX', 60_000);
+    await redis.set(expiring, reader.cache.frame(constant, expiring, blob(8, 2, 9_400)), 'PX', 60_000);
+    const hits = await reader.cache.getMany(constant, [expired, expiring]);
+    expect(hits.map((h) => h?.tier)).toEqual(['l2', 'l2']);
+    expect(reader.cache.l1(constant).get(expired)).toBeUndefined();
+    expect(reader.cache.l1(constant).get(expiring)).toBeDefined();
+    await sleep(800);
+    expect(reader.cache.l1(constant).get(expiring)).toBeUndefined();
+  });
+
   it('reads the L2 misses of calls made together in one MGET, each answered in its own order', async () => {
     const reader = await tiers();
     const keys = Array.from({ length: 6 }, (_, i) => freshKey(`together${i}`));
