@@ -185,7 +185,8 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     metrics.model,
   );
   const generation = (scope: string) => coherence.fleet.generation(scope);
-  const hasher = rememberingHasher(createKeyHasher(config.keyHash, config.keySecret));
+  const plainHasher = createKeyHasher(config.keyHash, config.keySecret);
+  const hasher = rememberingHasher(plainHasher);
   const now = () => Date.now();
   const popularity = new Popularity(
     { capacity: config.popularityCapacity, topK: config.popularityTopK },
@@ -195,8 +196,10 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     views: () => views,
     engine,
     hasher,
+    writeHasher: plainHasher,
     keyPrefix: config.keyPrefix,
     maxEntityRows: config.maxEntityRows,
+    maxAnswerBytes: config.maxMessageBytes,
     l2Jitter: config.l2TtlJitter,
     metrics: metrics.features,
     now,

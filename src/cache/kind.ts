@@ -35,12 +35,11 @@ export interface CacheKind<V> {
   /** Lifetimes of a new entry (jitter included, where the kind wants it). */
   ttl(value: V): EntryTtl;
   /**
-   * What a copy of an L2 hit in L1 is bounded by, when it is the same for
-   * every value of the kind: read once per hit instead of ttl(), whose
-   * jitter draw (and object) a copy never uses. Must agree with ttl()'s
-   * l1Ms and l2FloorMs for every value L2 can hold.
+   * What a copy of an L2 hit in L1 is bounded by: read once per hit instead
+   * of ttl(), whose jitter draw (and object) a copy never uses. Agrees with ttl()'s
+   * l1Ms and l2FloorMs for every value L2 can hold (lifetimes() derives both).
    */
-  readonly copyTtl?: CopyTtl;
+  readonly copyTtl: CopyTtl;
 }
 
 export interface CopyTtl {
@@ -53,6 +52,27 @@ export interface CopyTtl {
 export const ENTRY_OVERHEAD_BYTES = 160;
 
 /** `base` spread by ±`jitter` (a fraction), so entries written together do not expire together. */
-export function jittered(base: number, jitter: number): number {
+function jittered(base: number, jitter: number): number {
   return Math.max(1, Math.round(base * (1 + jitter * (2 * Math.random() - 1))));
+}
+
+/**
+ * A kind's lifetimes from its settings: ttl() draws the jittered L2 TTL of a
+ * new entry; copyTtl, what bounds an L1 copy of an L2 hit, is derived from
+ * the same numbers, so the two cannot disagree.
+ */
+export function lifetimes(settings: {
+  readonly l1Ms: number;
+  readonly l2Ms: number;
+  readonly l2Jitter: number;
+}): {
+  ttl(): EntryTtl;
+  readonly copyTtl: CopyTtl;
+} {
+  const { l1Ms, l2Ms, l2Jitter } = settings;
+  const l2FloorMs = l2Ms * (1 - l2Jitter);
+  return {
+    ttl: () => ({ l1Ms, l2Ms: jittered(l2Ms, l2Jitter), l2FloorMs }),
+    copyTtl: { l1Ms, l2FloorMs },
+  };
 }

@@ -1,7 +1,7 @@
 import type { CacheMetrics } from '../ops/metrics.js';
 import type { KeyWrite, RedisDoor } from '../redis/door.js';
 import { CostAverage } from './early_refresh.js';
-import type { CacheKind, EntryTtl } from './kind.js';
+import type { CacheKind } from './kind.js';
 import type { L1Cache } from './l1.js';
 import type { L1Store } from './l1_store.js';
 import { ReadCoalescer } from './read_coalescer.js';
@@ -274,9 +274,8 @@ export class TieredCache {
       hits[n] = (hits[n] as number) + 1;
       // A copy in L1 lives no longer than the L2 entry it copies would, so
       // the pair never serves a value past its L2 lifetime.
-      const ttl = b.kind.copyTtl ?? b.kind.ttl(value);
-      const floor = ttl.l2FloorMs ?? (ttl as EntryTtl).l2Ms;
-      const l1Ms = Math.min(ttl.l1Ms, floor - (now - b.kind.writtenAt(value)));
+      const ttl = b.kind.copyTtl;
+      const l1Ms = Math.min(ttl.l1Ms, ttl.l2FloorMs - (now - b.kind.writtenAt(value)));
       if (l1Ms > 0 && copy[n] === true) (stores[n] as L1Store<object>).set(key, value, l1Ms);
     }
     for (const r of repeats) {

@@ -12,7 +12,7 @@ const { h64, h64Raw } = await xxhash();
  * by every sidecar of a fleet):
  *
  *   0   2  magic "IC"
- *   2   1  format version (2)
+ *   2   1  format version (3)
  *   3   1  kind: 'p' prediction, 'f' feature row, 'e' embedding
  *   4   4  payload length, u32 little-endian
  *   8   8  time, float64 big-endian: when the value was computed (p, e) or

@@ -10,6 +10,7 @@ import type { FeatureView } from '../features/view.js';
 import type { RowSink } from '../features/write_queue.js';
 import { connect } from './client.js';
 import { openFeatureStore, viewNamed } from './feature_store.js';
+import { countFlag } from './flags.js';
 import { LoadProgressBar, summaryLine } from './load_report.js';
 
 export interface LoadCommandOptions {
@@ -38,14 +39,14 @@ export async function featuresLoadCommand(viewName: string, file: string, o: Loa
   if (o.redisMode !== undefined) flags.redisMode = o.redisMode;
   const config = loadConfig(flags);
   const view = await viewNamed(config, viewName);
-  const timeoutMs = count('--timeout-ms', o.timeoutMs);
+  const timeoutMs = countFlag('--timeout-ms', o.timeoutMs);
   const options = {
     format: formatOf(file, o.format),
-    batchSize: count('--batch-size', o.batchSize),
-    inFlight: count('--in-flight', o.inFlight),
+    batchSize: countFlag('--batch-size', o.batchSize),
+    inFlight: countFlag('--in-flight', o.inFlight),
     eventTime: eventTimeOption(o.eventTime),
     maxRejects:
-      o.maxRejects === undefined ? Number.POSITIVE_INFINITY : count('--max-rejects', o.maxRejects, 0),
+      o.maxRejects === undefined ? Number.POSITIVE_INFINITY : countFlag('--max-rejects', o.maxRejects, 0),
   };
   const target = o.addr === undefined ? await redisTarget() : await sidecarTarget(o.addr, view, timeoutMs);
   const bar = process.stderr.isTTY ? new LoadProgressBar(view.name) : undefined;
@@ -106,12 +107,4 @@ function eventTimeOption(text: string): number {
   } catch (error) {
     throw new InferCacheError('E_CONFIG', `--event-time ${(error as Error).message}, or "now"`);
   }
-}
-
-function count(flag: string, text: string, min = 1): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
-    throw new InferCacheError('E_CONFIG', `${flag} ${JSON.stringify(text)}: expected an integer >= ${min}`);
-  }
-  return n;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ENV_PREFIX, flagName, SETTINGS, type SettingName } from '../config/schema.js';
+import { InferCacheError } from '../errors.js';
 
 /** Adds one flag per setting (values are validated by config/load.ts, not here). */
 export function addSettingFlags(command: Command): Command {
@@ -21,4 +22,13 @@ export function settingFlags(options: Record<string, unknown>): Partial<Record<S
     if (typeof v === 'string') out[name] = v;
   }
   return out;
+}
+
+/** A whole-number flag (`--top 10`, `--timeout-ms 0`), refused with a message naming it unless it is an integer >= `min`. */
+export function countFlag(flag: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw new InferCacheError('E_CONFIG', `${flag} ${JSON.stringify(text)}: expected an integer >= ${min}`);
+  }
+  return n;
 }

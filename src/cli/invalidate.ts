@@ -1,6 +1,9 @@
 import { loadConfig } from '../config/load.js';
-import { loadFeatureViews } from '../features/views_file.js';
+import { entityColumns } from '../features/load_batch.js';
 import { connect } from './client.js';
+import { viewNamed } from './feature_store.js';
+import { parseId } from './features_get.js';
+import { countFlag } from './flags.js';
 
 export interface InvalidateOptions {
   addr: string;
@@ -23,8 +26,8 @@ export async function invalidateCommand(
   const request =
     target === 'model'
       ? { model: { model: name, version: o.version ?? '' } }
-      : { view: { view: name, entities: ids.length === 0 ? null : await entityColumns(name, ids, o) } };
-  const client = connect(o.addr, Number(o.timeoutMs));
+      : { view: { view: name, entities: ids.length === 0 ? null : await entityKeys(name, ids, o) } };
+  const client = connect(o.addr, countFlag('--timeout-ms', o.timeoutMs, 0));
   try {
     const reply = await client.call<{ scope: string; generation: string; keys_deleted: number }>(
       'Invalidate',
@@ -43,27 +46,16 @@ export async function invalidateCommand(
 /**
  * Entity ids as the view's join-key columns, from the views file the
  * sidecars read (INFERCACHE_FEATURE_VIEWS, or --feature-views); a composite
- * key is given as comma-separated values per id, in the view's key order.
+ * key is given as comma-separated values per id, in the view's key order,
+ * as `features get` and `warm` read them.
  */
-async function entityColumns(view: string, ids: string[], o: InvalidateOptions) {
+async function entityKeys(name: string, ids: string[], o: InvalidateOptions) {
   const config = loadConfig(o.featureViews === undefined ? {} : { featureViews: o.featureViews });
-  const views = await loadFeatureViews(config.featureViews, { l1TtlMs: 1, notFoundTtlMs: 1 });
-  const spec = views.get(view);
-  if (spec === undefined) throw new Error(`no view "${view}" in ${config.featureViews}`);
-  const parts = ids.map((id) => id.split(','));
+  const view = await viewNamed(config, name);
   return {
-    columns: spec.joinKeys.map((key, k) => {
-      const values = parts.map((p) => {
-        const v = p[k];
-        if (v === undefined)
-          throw new Error(
-            `id needs ${spec.joinKeys.length} comma-separated values (${spec.joinKeys.map((j) => j.name).join(', ')})`,
-          );
-        return v;
-      });
-      return key.type === 'int64'
-        ? { name: key.name, int64_values: values }
-        : { name: key.name, string_values: values };
-    }),
+    columns: entityColumns(
+      view,
+      ids.map((id) => ({ ids: parseId(view, id), eventTime: 0, values: [] })),
+    ),
   };
 }

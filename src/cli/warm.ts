@@ -5,6 +5,7 @@ import { entityColumns } from '../features/load_batch.js';
 import { connect } from './client.js';
 import { viewNamed } from './feature_store.js';
 import { parseId } from './features_get.js';
+import { countFlag } from './flags.js';
 
 export interface WarmCommandOptions {
   top?: string;
@@ -32,7 +33,7 @@ const CONNECT_MS = 10_000;
  * between batches; the rows warmed by then stay warm.
  */
 export async function warmCommand(viewName: string, ids: string[], o: WarmCommandOptions): Promise<void> {
-  const top = o.top === undefined ? 0 : count('--top', o.top, 1);
+  const top = o.top === undefined ? 0 : countFlag('--top', o.top, 1);
   if (ids.length > 0 === top > 0) {
     throw new InferCacheError(
       'E_INVALID_ARGUMENT',
@@ -48,7 +49,7 @@ export async function warmCommand(viewName: string, ids: string[], o: WarmComman
             ids.map((id) => ({ ids: parseId(view, id), eventTime: 0, values: [] })),
           ),
         }));
-  const timeoutMs = count('--timeout-ms', o.timeoutMs, 0);
+  const timeoutMs = countFlag('--timeout-ms', o.timeoutMs, 0);
   const client = connect(o.addr, CONNECT_MS);
   try {
     await client.ready(CONNECT_MS).catch((error: Error) => {
@@ -134,12 +135,4 @@ class WarmProgressBar {
     if (this.#running) this.#bar.stop();
     this.#running = false;
   }
-}
-
-function count(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
-    throw new InferCacheError('E_CONFIG', `${flag} ${JSON.stringify(text)}: expected an integer >= ${min}`);
-  }
-  return n;
 }

@@ -1,4 +1,4 @@
-import { type CacheKind, ENTRY_OVERHEAD_BYTES, jittered } from '../cache/kind.js';
+import { type CacheKind, ENTRY_OVERHEAD_BYTES, lifetimes } from '../cache/kind.js';
 import { RejectedValue } from '../cache/value_frame.js';
 import { DType } from '../tensor/dtypes.js';
 
@@ -55,11 +55,6 @@ export function embeddingKind(dim: number, ttl: EmbeddingTtl): CacheKind<Embeddi
       return { createdAt: time, half, data: Buffer.from(payload.subarray(5)) };
     },
     sizeOf: (e) => ENTRY_OVERHEAD_BYTES + e.data.byteLength,
-    ttl: () => ({
-      l1Ms: ttl.l1Ms,
-      l2Ms: jittered(ttl.l2Ms, ttl.l2Jitter),
-      l2FloorMs: ttl.l2Ms * (1 - ttl.l2Jitter),
-    }),
-    copyTtl: { l1Ms: ttl.l1Ms, l2FloorMs: ttl.l2Ms * (1 - ttl.l2Jitter) },
+    ...lifetimes(ttl),
   };
 }

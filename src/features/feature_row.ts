@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import { type CacheKind, ENTRY_OVERHEAD_BYTES, jittered } from '../cache/kind.js';
+import { type CacheKind, ENTRY_OVERHEAD_BYTES, lifetimes } from '../cache/kind.js';
 import { RejectedValue } from '../cache/value_frame.js';
 import { type NameBytes, nameBytes, readRowMap } from './row_map_reader.js';
 import { writeRowMap } from './row_map_writer.js';
@@ -38,6 +38,7 @@ const packr = new Packr({
  */
 export function featureRowKind(view: FeatureView, l2Jitter: number): CacheKind<FeatureRow> {
   const names = nameBytes(view);
+  const stored = lifetimes({ l1Ms: view.l1TtlMs, l2Ms: view.ttlMs, l2Jitter });
   return {
     id: 'f',
     timeOf: (row) => row.eventTime,
@@ -49,16 +50,9 @@ export function featureRowKind(view: FeatureView, l2Jitter: number): CacheKind<F
       for (const v of row.values ?? []) bytes += valueBytes(v);
       return bytes;
     },
-    ttl: (row) =>
-      row.values === undefined
-        ? { l1Ms: view.notFoundTtlMs, l2Ms: 0 }
-        : {
-            l1Ms: view.l1TtlMs,
-            l2Ms: jittered(view.ttlMs, l2Jitter),
-            l2FloorMs: view.ttlMs * (1 - l2Jitter),
-          },
+    ttl: (row) => (row.values === undefined ? { l1Ms: view.notFoundTtlMs, l2Ms: 0 } : stored.ttl()),
     // A row in L2 always has values: a remembered NOT_FOUND stays in L1.
-    copyTtl: { l1Ms: view.l1TtlMs, l2FloorMs: view.ttlMs * (1 - l2Jitter) },
+    copyTtl: stored.copyTtl,
   };
 }
 
@@ -148,7 +142,9 @@ export function checkValue(spec: FeatureSpec, raw: unknown): FeatureValue {
       return raw;
     case 'bytes':
       if (!(raw instanceof Uint8Array)) throw wrong(spec);
-      return raw;
+      // A copy: a value read from L2 is a view of the Redis reply's socket
+      // chunk, which L1 would keep alive whole while counting only these bytes.
+      return Uint8Array.prototype.slice.call(raw);
     case 'float32_vector': {
       if (!(raw instanceof Uint8Array) || raw.byteLength !== spec.dim * 4) throw wrong(spec);
       // A copy: aligned for the Float32Array view, and not pinning the Redis reply.

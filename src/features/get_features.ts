@@ -37,8 +37,20 @@ export interface FeaturesDeps {
   readonly views: () => ReadonlyMap<string, FeatureView>;
   readonly engine: RowEngine;
   readonly hasher: KeyHasher;
+  /**
+   * The hasher for rows being written (PutFeatures, a bulk load), whose keys
+   * rarely repeat: the serving hasher remembers recent hashes, and writes
+   * would only push out the ones lookups reuse. Defaults to `hasher`.
+   */
+  readonly writeHasher?: KeyHasher;
   readonly keyPrefix: string;
   readonly maxEntityRows: number;
+  /**
+   * The largest answer a call may make (INFERCACHE_MAX_MESSAGE_BYTES): a call
+   * whose answer cannot fit is refused before anything is read. Unbounded
+   * when absent (the CLI, which builds no gRPC answer).
+   */
+  readonly maxAnswerBytes?: number;
   readonly l2Jitter: number;
   readonly metrics: FeatureMetrics;
   readonly now: () => number;
@@ -109,6 +121,16 @@ export class FeatureReader {
     return hashes.map((h) => cacheKey(scope, h));
   }
 
+  /** The keys of rows being written to `view` (writeHasher's hashes). */
+  writeKeys(view: FeatureView, rows: EntityRows): string[] {
+    const hasher = this.#deps.writeHasher ?? this.#deps.hasher;
+    return this.keys(
+      view,
+      rows,
+      rows.bytes.map((b) => hasher(b)),
+    );
+  }
+
   /** Each entity row's key hash: the same in every view that shares the join keys. */
   hashes(rows: EntityRows): string[] {
     return rows.bytes.map((b) => this.#deps.hasher(b));
@@ -124,6 +146,7 @@ export class FeatureReader {
     const { refs, views } = this.#resolve(refNames);
     const first = views[0] as FeatureView;
     const rows = entityRows(first.joinKeys, columns, this.#deps.maxEntityRows);
+    this.#checkAnswerSize(refs, rows.count);
     const now = this.#deps.now();
     const hashes = this.hashes(rows);
     if (options.lookup !== false) for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
@@ -200,6 +223,27 @@ export class FeatureReader {
       },
     };
     return { job, stale };
+  }
+
+  /**
+   * Refuses a call whose answer would pass maxAnswerBytes even at its
+   * smallest (each value at least a byte and its status a byte, each column
+   * its name): the references are counted before a whole view expands, so
+   * a 2 KB request naming a wide view a thousand times would otherwise build
+   * an answer of hundreds of MB, to have grpc-js refuse it after.
+   */
+  #checkAnswerSize(refs: readonly FeatureRef[], entities: number): void {
+    const limit = this.#deps.maxAnswerBytes;
+    if (limit === undefined) return;
+    let least = 0;
+    for (const ref of refs)
+      least += ref.view.name.length + (ref.view.features[ref.index]?.name.length ?? 0) + 8;
+    least += refs.length * entities * 2;
+    if (least > limit) {
+      throw limitExceeded(
+        `${refs.length} features × ${entities} entities make an answer of at least ${least} bytes; the limit is ${limit} (INFERCACHE_MAX_MESSAGE_BYTES)`,
+      );
+    }
   }
 
   #resolve(refNames: readonly string[]): { refs: FeatureRef[]; views: FeatureView[] } {

@@ -64,7 +64,7 @@ export class FeatureWriter {
     const rows = entityRows(view.joinKeys, req.entities, this.#maxRows);
     const now = this.#now();
     const built = buildRows(view, rows.count, req, now);
-    const keys = this.#reader.keys(view, rows);
+    const keys = this.#reader.writeKeys(view, rows);
     const { kind } = this.#reader.plumbing(view);
     this.#metrics.batchEntities.labels(view.name).observe(rows.count);
     const l1 = this.#cache.l1(kind);

@@ -23,13 +23,13 @@ const ROWS_PER_CALL = 100;
  */
 export class RedisRowSink implements RowSink {
   readonly #view: FeatureView;
-  readonly #reader: Pick<FeatureReader, 'keys' | 'plumbing'>;
+  readonly #reader: Pick<FeatureReader, 'writeKeys' | 'plumbing'>;
   readonly #door: RedisDoor;
   readonly #now: () => number;
 
   constructor(
     view: FeatureView,
-    reader: Pick<FeatureReader, 'keys' | 'plumbing'>,
+    reader: Pick<FeatureReader, 'writeKeys' | 'plumbing'>,
     door: RedisDoor,
     now: () => number = Date.now,
   ) {
@@ -43,7 +43,7 @@ export class RedisRowSink implements RowSink {
     const view = this.#view;
     const door = this.#door;
     const entities = entityRows(view.joinKeys, entityColumns(view, rows), rows.length);
-    const keys = this.#reader.keys(view, entities);
+    const keys = this.#reader.writeKeys(view, entities);
     const { kind } = this.#reader.plumbing(view);
     const writtenAt = this.#now();
     // In file order within a slot: rows of one key reach the script in the order they were read.

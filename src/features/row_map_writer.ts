@@ -15,81 +15,60 @@ type FeatureValue = number | bigint | boolean | string | Uint8Array | Float32Arr
  * and vectors (little-endian float32) as bin.
  */
 export function writeRowMap(names: NameBytes, values: readonly FeatureValue[], before: number): Buffer {
-  let size = before + mapHeaderSize(names.length);
+  let size = before + headerSize(MAP, names.length);
   for (let i = 0; i < names.length; i++) {
-    size += stringHeaderSize((names[i] as Uint8Array).length) + (names[i] as Uint8Array).length;
+    size += headerSize(STR, (names[i] as Uint8Array).length) + (names[i] as Uint8Array).length;
     size += valueSize(values[i] ?? null);
   }
   const out = Buffer.allocUnsafe(size);
-  let at = writeMapHeader(out, before, names.length);
+  let at = writeHeader(out, before, MAP, names.length);
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as Uint8Array;
-    at = writeStringHeader(out, at, name.length);
+    at = writeHeader(out, at, STR, name.length);
     out.set(name, at);
     at = writeValue(out, at + name.length, values[i] ?? null);
   }
   return out;
 }
 
-function mapHeaderSize(n: number): number {
-  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+/**
+ * A family of msgpack length headers: a one-byte form (the length in the low
+ * bits) below `fixBelow`, then forms with an 8-bit (where the family has one),
+ * 16-bit and 32-bit big-endian length.
+ */
+interface Header {
+  readonly fix: number;
+  readonly fixBelow: number;
+  readonly with8: number | undefined;
+  readonly with16: number;
+  readonly with32: number;
+}
+const MAP: Header = { fix: 0x80, fixBelow: 16, with8: undefined, with16: 0xde, with32: 0xdf };
+const STR: Header = { fix: 0xa0, fixBelow: 32, with8: 0xd9, with16: 0xda, with32: 0xdb };
+const BIN: Header = { fix: 0, fixBelow: 0, with8: 0xc4, with16: 0xc5, with32: 0xc6 };
+
+function headerSize(h: Header, length: number): number {
+  if (length < h.fixBelow) return 1;
+  if (h.with8 !== undefined && length < 0x100) return 2;
+  return length < 0x10000 ? 3 : 5;
 }
 
-function writeMapHeader(out: Buffer, at: number, n: number): number {
-  if (n < 16) {
-    out[at] = 0x80 | n;
+function writeHeader(out: Buffer, at: number, h: Header, length: number): number {
+  if (length < h.fixBelow) {
+    out[at] = h.fix | length;
     return at + 1;
   }
-  if (n < 0x10000) {
-    out[at] = 0xde;
-    out.writeUInt16BE(n, at + 1);
-    return at + 3;
-  }
-  out[at] = 0xdf;
-  out.writeUInt32BE(n, at + 1);
-  return at + 5;
-}
-
-function stringHeaderSize(length: number): number {
-  return length < 32 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
-}
-
-function writeStringHeader(out: Buffer, at: number, length: number): number {
-  if (length < 32) {
-    out[at] = 0xa0 | length;
-    return at + 1;
-  }
-  if (length < 0x100) {
-    out[at] = 0xd9;
+  if (h.with8 !== undefined && length < 0x100) {
+    out[at] = h.with8;
     out[at + 1] = length;
     return at + 2;
   }
   if (length < 0x10000) {
-    out[at] = 0xda;
+    out[at] = h.with16;
     out.writeUInt16BE(length, at + 1);
     return at + 3;
   }
-  out[at] = 0xdb;
-  out.writeUInt32BE(length, at + 1);
-  return at + 5;
-}
-
-function binHeaderSize(length: number): number {
-  return length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
-}
-
-function writeBinHeader(out: Buffer, at: number, length: number): number {
-  if (length < 0x100) {
-    out[at] = 0xc4;
-    out[at + 1] = length;
-    return at + 2;
-  }
-  if (length < 0x10000) {
-    out[at] = 0xc5;
-    out.writeUInt16BE(length, at + 1);
-    return at + 3;
-  }
-  out[at] = 0xc6;
+  out[at] = h.with32;
   out.writeUInt32BE(length, at + 1);
   return at + 5;
 }
@@ -107,9 +86,9 @@ function valueSize(v: FeatureValue): number {
   if (typeof v === 'bigint') return 9;
   if (typeof v === 'string') {
     const length = Buffer.byteLength(v);
-    return stringHeaderSize(length) + length;
+    return headerSize(STR, length) + length;
   }
-  return binHeaderSize(v.byteLength) + v.byteLength;
+  return headerSize(BIN, v.byteLength) + v.byteLength;
 }
 
 function writeValue(out: Buffer, at: number, v: FeatureValue): number {
@@ -134,10 +113,10 @@ function writeValue(out: Buffer, at: number, v: FeatureValue): number {
   }
   if (typeof v === 'string') {
     const length = Buffer.byteLength(v);
-    const start = writeStringHeader(out, at, length);
+    const start = writeHeader(out, at, STR, length);
     return start + out.write(v, start, 'utf8');
   }
-  const start = writeBinHeader(out, at, v.byteLength);
+  const start = writeHeader(out, at, BIN, v.byteLength);
   out.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), start);
   return start + v.byteLength;
 }

@@ -1,4 +1,4 @@
-import { type CacheKind, ENTRY_OVERHEAD_BYTES, jittered } from '../cache/kind.js';
+import { type CacheKind, ENTRY_OVERHEAD_BYTES, lifetimes } from '../cache/kind.js';
 import { RejectedValue } from '../cache/value_frame.js';
 import type { TensorSpec } from '../model/signature.js';
 import { DType, dtypeSize, isDType } from '../tensor/dtypes.js';
@@ -52,12 +52,7 @@ export function predictionKind(
       for (const t of p.tensors) bytes += t.data.byteLength + 48 + 8 * t.dims.length;
       return bytes;
     },
-    ttl: () => ({
-      l1Ms: ttl.l1Ms,
-      l2Ms: jittered(ttl.l2Ms, ttl.l2Jitter),
-      l2FloorMs: ttl.l2Ms * (1 - ttl.l2Jitter),
-    }),
-    copyTtl: { l1Ms: ttl.l1Ms, l2FloorMs: ttl.l2Ms * (1 - ttl.l2Jitter) },
+    ...lifetimes(ttl),
   };
 }
 

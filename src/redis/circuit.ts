@@ -16,10 +16,10 @@ export interface CircuitOptions {
  * succeeds. Reads and writes have their own circuits: a server that refuses
  * writes (out of memory, read-only replica) can still serve hits.
  *
- * Logging: one INFO line when the circuit first opens, one when it closes
- * again; the open/half-open flapping of failed trials in between is counted,
- * not logged (a stall of 8 s used to log 7 WARN lines). The WARN line of an
- * outage is the condition's own (outage_log.ts).
+ * Logging: one WARN line when the circuit first opens, one INFO line when it
+ * closes again; the open/half-open flapping of failed trials in between is
+ * counted, not logged (a stall of 8 s used to log 7 WARN lines). The
+ * condition that opened it has its own WARN line (outage_log.ts).
  */
 export class Circuit {
   readonly #breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;

@@ -633,6 +633,29 @@ describe('GetFeatures and PutFeatures, end to end', () => {
     }
   });
 
+  it('refuses a call whose answer could not fit in a message, before reading anything, with RESOURCE_EXHAUSTED', async () => {
+    const ids = freshIds(10_000, 'wide');
+    const before = await mgets(c);
+    // A 2 KB request: the whole view named 900 times, for 10,000 entities.
+    const error = await grpcError(
+      c.client.getFeatures({
+        features: Array.from({ length: 900 }, () => 'users'),
+        entities: stringIds(USER, ids),
+      }),
+    );
+    expect(error.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(error.details).toMatch(
+      /^E_LIMIT_EXCEEDED: \d+ features × 10000 entities make an answer of at least \d+ bytes; the limit is 16777216 \(INFERCACHE_MAX_MESSAGE_BYTES\)$/,
+    );
+    expect(await mgets(c)).toBe(before);
+    // The same call for the view once fits, and is answered.
+    const res = await c.client.getFeatures({
+      features: ['users'],
+      entities: stringIds(USER, ids.slice(0, 10)),
+    });
+    expect(viewOf(res, 'users').sources).toHaveLength(10);
+  });
+
   it('keeps the newest event time of each row while writers on two sidecar processes put the same entities at once, in any order', async () => {
     const ENTITIES = 60;
     const WRITERS = 4;

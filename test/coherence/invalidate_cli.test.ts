@@ -67,6 +67,22 @@ describe('infercache invalidate (CLI) does what the Invalidate call does', () =>
     expect((await predictSources(a, rows, '1')).some((x) => x === SRC.L1)).toBe(false);
   });
 
+  it('takes an id of a single string key whole, commas included, and refuses a bad --timeout-ms', async () => {
+    const [base] = freshIds(1, 'comma') as [string];
+    const [withComma, prefixOnly] = [`${base},x`, base];
+    await putLevels(a, [withComma, prefixOnly], [1, 2]);
+    const out = await invalidateCli(['view', 'users', withComma]);
+    expect(out).toMatchObject({ code: 0, stderr: '' });
+    expect(out.stdout).toBe('deleted 1 of 1 rows of view users; every sidecar drops its copies\n');
+    expect(await readLevels(a, [withComma, prefixOnly])).toMatchObject({
+      statuses: [ST.NOT_FOUND, ST.PRESENT],
+      levels: [0, 2],
+    });
+    const bad = await invalidateCli(['view', 'users', prefixOnly, '--timeout-ms', 'abc']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--timeout-ms "abc"');
+  });
+
   it('invalidate view NAME ID...: the rows are deleted and leave every L1; without ids the whole view goes', async () => {
     const [gone, kept] = freshIds(2, 'cli') as [string, string];
     await putLevels(a, [gone, kept], [1, 2]);

@@ -83,6 +83,21 @@ describe('feature rows', () => {
     expect(Array.from(back.values?.[8] as Float32Array)).toEqual([1.5, -0, 3.25]);
   });
 
+  it('hold bytes and vectors read from L2 in buffers of their own, not views of the reply', () => {
+    const view = viewOf([
+      ['blob', 'bytes'],
+      ['vec', 'float32_vector', 2],
+    ]);
+    const kind = featureRowKind(view, 0);
+    // The payload inside a larger buffer, as a Redis reply sits in its socket chunk.
+    const payload = Buffer.from(kind.encode(row([Uint8Array.from([1, 2, 3]), Float32Array.from([1, 2])])));
+    const chunk = Buffer.concat([Buffer.alloc(1000), payload, Buffer.alloc(1000)]);
+    const values = kind.decode(chunk.subarray(1000, 1000 + payload.length), EVENT_TIME).values ?? [];
+    for (const v of values) expect((v as Uint8Array).buffer).not.toBe(chunk.buffer);
+    expect(Array.from(values[0] as Uint8Array)).toEqual([1, 2, 3]);
+    expect((values[0] as Uint8Array).buffer.byteLength).toBe(3);
+  });
+
   it('read back the int64 extremes and an int32 of 2^31 − 1', () => {
     const view = viewOf([
       ['min', 'int64'],

@@ -1,4 +1,4 @@
-import { type CacheKind, ENTRY_OVERHEAD_BYTES, jittered } from '../../src/cache/kind.js';
+import { type CacheKind, ENTRY_OVERHEAD_BYTES, lifetimes } from '../../src/cache/kind.js';
 import { type FrameKind, RejectedValue } from '../../src/cache/value_frame.js';
 
 /** A cached value of the simplest kind: some bytes and when they were made. */
@@ -35,7 +35,7 @@ export function blobKind(options: BlobKindOptions = {}): CacheKind<Blob> {
       return { time, data: Buffer.from(payload) };
     },
     sizeOf: (b) => ENTRY_OVERHEAD_BYTES + b.data.length,
-    ttl: () => ({ l1Ms, l2Ms: jittered(l2Ms, jitter) }),
+    ...lifetimes({ l1Ms, l2Ms, l2Jitter: jitter }),
   };
 }
 

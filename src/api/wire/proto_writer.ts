@@ -156,16 +156,6 @@ export class ProtoWriter {
     return this;
   }
 
-  /** A packed `repeated double`: little-endian bytes, one copy. */
-  doubles(field: number, values: Float64Array): this {
-    if (values.length === 0) return this;
-    if (LITTLE_ENDIAN)
-      return this.bytes(field, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    const le = Buffer.allocUnsafe(values.length * 8);
-    for (let i = 0; i < values.length; i++) le.writeDoubleLE(values[i] as number, i * 8);
-    return this.bytes(field, le);
-  }
-
   /**
    * A packed `repeated int32` or `int64` of numbers within 2^53: negative
    * values take ten bytes, their two's complement in 64 bits, as proto does.
