@@ -108,13 +108,27 @@ export async function warmUp(o: Omit<LoadOptions, 'durationMs'>): Promise<void> 
 /** Runs `call` in a closed loop for a fixed time and measures throughput, latency and CPU. */
 export async function closedLoop(o: LoadOptions): Promise<LoadRun> {
   if ((o.warmupMs ?? 0) > 0) await warmUp(o);
+  return measured(o.serverPid, async (latenciesMs) => drive(o, o.durationMs, latenciesMs));
+}
+
+interface Window {
+  errors: number;
+  firstError?: string | undefined;
+  seconds: number;
+}
+
+/** Runs one measured window: its calls' latencies, and the CPU of this process, the server and the rest. */
+async function measured(
+  serverPid: number | undefined,
+  run: (latenciesMs: number[]) => Promise<Window>,
+): Promise<LoadRun> {
   const latenciesMs: number[] = [];
   const client0 = process.cpuUsage();
-  const server0 = processCpuMs(o.serverPid);
+  const server0 = processCpuMs(serverPid);
   const machine0 = machineBusyMs();
-  const { errors, firstError, seconds } = await drive(o, o.durationMs, latenciesMs);
+  const { errors, firstError, seconds } = await run(latenciesMs);
   const client = process.cpuUsage(client0);
-  const server1 = processCpuMs(o.serverPid);
+  const server1 = processCpuMs(serverPid);
   const machine1 = machineBusyMs();
   const requests = latenciesMs.length;
   if (requests === 0) throw new Error(`no call succeeded (${errors} failed; first: ${firstError ?? 'none'})`);
@@ -136,6 +150,56 @@ export async function closedLoop(o: LoadOptions): Promise<LoadRun> {
     clientCpuPct: pct(clientMs),
     otherCpuPct: otherMs === undefined ? undefined : Math.max(0, pct(otherMs)),
   };
+}
+
+export interface OpenLoopOptions extends Omit<LoadOptions, 'concurrency' | 'until'> {
+  /** Lanes (clients), each with at most one call in flight. */
+  lanes: number;
+  /** Calls per second over all lanes together, sent on a fixed schedule. */
+  ratePerSec: number;
+}
+
+/**
+ * Sends calls on a fixed schedule (the offered load of vegeta's `-rate`), each
+ * lane at ratePerSec / lanes, staggered; a call held back by a slow one before
+ * it on its lane is timed from when it was due, so it counts the wait (no
+ * coordinated omission). A closed loop instead measures
+ * latency at saturation, where it is only concurrency over throughput.
+ */
+export async function openLoop(o: OpenLoopOptions): Promise<LoadRun> {
+  if ((o.warmupMs ?? 0) > 0) await warmUp({ ...o, concurrency: o.lanes });
+  const interval = (1000 * o.lanes) / o.ratePerSec;
+  return measured(o.serverPid, async (latenciesMs) => {
+    const start = performance.now();
+    const end = start + o.durationMs;
+    const w: Window = { errors: 0, seconds: 0 };
+    let last = start;
+    const lane = async (i: number) => {
+      for (let due = start + (i * interval) / o.lanes; due < end; due += interval) {
+        // A call due while the lane's last one was still out is timed from when it
+        // was due (the server held it up); one sent by a timer is timed from when it
+        // went out, so the timer's millisecond granularity is not counted.
+        let from = due;
+        const wait = due - performance.now();
+        if (wait > 0) {
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          from = performance.now();
+        }
+        try {
+          await o.call();
+          last = performance.now();
+          latenciesMs.push(last - from);
+        } catch (error) {
+          last = performance.now();
+          w.errors++;
+          w.firstError ??= error instanceof Error ? error.message : String(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: o.lanes }, (_, i) => lane(i)));
+    w.seconds = (last - start) / 1000;
+    return w;
+  });
 }
 
 /** The CPU columns of a phase row, averaged over its runs (rounds), leaving out what was not measured. */

@@ -11,7 +11,7 @@ export interface BenchCache {
 /**
  * The sidecar's cache stack, in this process: the Redis door createRedisDoor
  * builds from the default settings, behind a TieredCache whose L1 gives
- * predictions no room (share 0), so every prediction lookup goes to L2.
+ * predictions a share of 0 (L1 off for them), so every prediction lookup goes to L2.
  * Logs go to stderr (stdout carries the report).
  */
 export function benchTieredCache(code: OurCode, url: string, mode: 'single' | 'cluster'): BenchCache {

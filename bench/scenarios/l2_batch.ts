@@ -71,7 +71,7 @@ export async function l2Batch(redis: RedisServer): Promise<ScenarioResult> {
       target: 1.15,
       others: [DOOR],
       notes: [
-        `${OURS}: TieredCache.getMany over createRedisDoor (default settings), L1 with no room for predictions; ` +
+        `${OURS}: TieredCache.getMany over createRedisDoor (default settings), L1 off for predictions (a share of 0: lookups skip it, nothing is copied into it); ` +
           `${BASELINE}: one mgetBuffer of all keys on a client with ioredis's defaults; both decode every value ` +
           "(decodeFrame, then the kind's decode); calls run one at a time.",
         'The door splits a batch into MGETs of at most 500 keys, sent in one pipeline.',

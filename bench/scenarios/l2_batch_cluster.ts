@@ -131,7 +131,7 @@ export async function l2BatchCluster(): Promise<ScenarioResult> {
       target: 1.2,
       others: [DOOR, VIA_CLUSTER],
       notes: [
-        `${OURS}: TieredCache.getMany over createRedisDoor in cluster mode (default settings), L1 with no room for predictions; ` +
+        `${OURS}: TieredCache.getMany over createRedisDoor in cluster mode (default settings), L1 off for predictions (a share of 0: lookups skip it, nothing is copied into it); ` +
           `${BASELINE}: an ioredis Cluster client with its defaults, keys grouped by slot owner from its slot map, ` +
           "one pipeline per master on that master's connection with one MGET per slot, all masters at once; " +
           "both decode every value (decodeFrame, then the kind's decode); calls run one at a time.",

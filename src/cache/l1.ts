@@ -46,12 +46,15 @@ export class L1Cache {
   readonly #trace: L1Trace | undefined;
   /** Per kind, how many times its entries were changed from outside a read (changes()). */
   readonly #changes = new Map<FrameKind, number>();
+  /** Kinds given a share of 0: L1 is off for them (keeps()). */
+  readonly #off = new Set<FrameKind>();
 
   constructor(options: L1Options, metrics: CacheMetrics, sources: Map<string, L1Source>) {
     this.#trace = options.trace;
     const total = Object.values(options.shares).reduce((a, b) => a + b, 0);
     if (total > 1 + 1e-9) throw new RangeError(`L1 shares add up to ${total}, more than 1`);
     for (const [kind, share] of Object.entries(options.shares) as [FrameKind, number][]) {
+      if (share === 0) this.#off.add(kind);
       const maxBytes = Math.max(1, Math.floor(options.maxBytes * share));
       const evictions = metrics.l1Evictions.labels(kind);
       const storeOptions = {
@@ -71,6 +74,15 @@ export class L1Cache {
         maxBytes: () => maxBytes,
       });
     }
+  }
+
+  /**
+   * False for a kind given a share of 0: L1 is off for it, so its lookups go
+   * straight to L2 and nothing is copied or stored into it (its store, a byte
+   * in size, would refuse every value anyway, at the cost of sizing each).
+   */
+  keeps(id: FrameKind): boolean {
+    return !this.#off.has(id);
   }
 
   /**

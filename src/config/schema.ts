@@ -92,7 +92,7 @@ export const SETTINGS = {
     env: 'L1_SHARES',
     schema: l1Shares,
     default: 'p=0.5,f=0.3,e=0.2',
-    doc: 'share of the L1 bound per kind: p predictions, f feature rows, e embeddings',
+    doc: 'share of the L1 bound per kind: p predictions, f feature rows, e embeddings; 0 turns L1 off for a kind',
   },
   l1Policy: {
     env: 'L1_POLICY',

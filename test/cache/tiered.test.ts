@@ -338,6 +338,43 @@ describe('tiered cache against a real Redis', () => {
     expect(await redis.exists(key)).toBe(1);
   });
 
+  it('skips L1 altogether for a kind given a share of 0: nothing looked up, sized, kept or copied there', async () => {
+    const d = await openDoor(sharedRedisUrl());
+    closers.push(() => d.close());
+    const l1 = new L1Cache(
+      { maxBytes: 1 << 20, shares: { p: 0, f: 0.5, e: 0.5 } },
+      d.metrics.cache,
+      d.metrics.l1Sources,
+    );
+    const cache = new TieredCache(l1, d.door, { maxPendingWrites: 100 }, d.metrics.cache);
+    // Sizing a value is what a store does before it refuses one too large for it.
+    let sized = 0;
+    const counted: CacheKind<Blob> = {
+      ...kind,
+      sizeOf: (b) => {
+        sized++;
+        return kind.sizeOf(b);
+      },
+    };
+    const [a, b] = [freshKey('off-a'), freshKey('off-b')];
+    cache.setMany(counted, [a], [blob(8, 4)]);
+    await cache.flush();
+    await inL2(b, blob(8, 5));
+    const hits = await cache.getMany(counted, [a, b, a]);
+    expect(hits.map((h) => [h?.tier, byte0(h)])).toEqual([
+      ['l2', 4],
+      ['l2', 5],
+      ['l2', 4],
+    ]);
+    expect(cache.allFromL1(counted, [a])).toBeUndefined();
+    expect([sized, cache.l1(counted).size]).toEqual([0, 0]);
+    // The same lookup with L1 on for the kind copies both hits into it.
+    const on = new L1Cache({ maxBytes: 1 << 20, shares: SHARES }, d.metrics.cache, d.metrics.l1Sources);
+    const onCache = new TieredCache(on, d.door, { maxPendingWrites: 100 }, d.metrics.cache);
+    await onCache.getMany(counted, [a, b]);
+    expect([sized, onCache.l1(counted).size]).toEqual([2, 2]);
+  });
+
   it('works from L1 alone when no Redis is configured', async () => {
     const metrics = createMetrics();
     const l1 = new L1Cache({ maxBytes: 1 << 20, shares: SHARES }, metrics.cache, metrics.l1Sources);
