@@ -202,6 +202,14 @@ export class PredictService {
       return done(outputs, new Array<RowSource>(rows).fill('model'));
     }
     const keys = await rowKeys(ctx, inputs, rows);
+    // Every row in L1 (the hashing above yielded, so this is checked after
+    // it): answered as predictNow answers, without the row engine's
+    // per-row bookkeeping for tiers, single-flight and computation.
+    const all = this.#deps.engine.fromL1(this.#kindsOf(mv).rows, keys, maxAge(req.cache.maxAgeMs));
+    if (all !== undefined) {
+      if (!req.cache.noStore) this.#refreshDue(mv, keys, all, inputs, undefined, rows);
+      return done(stacked(mv, all), new Array<RowSource>(rows).fill('l1'));
+    }
     // Row views only for rows that are run (or refreshed): an all-hit batch needs none.
     let views: Buffer[][] | undefined;
     const viewsOf = (): Buffer[][] => {

@@ -69,6 +69,20 @@ describe('Predict caches rows', () => {
     expect(res.outputs.label?.shape).toEqual(['5']);
   });
 
+  it('answers a batch larger than one hashing slice, all in L1, from L1 in order, bit-exactly as onnxruntime runs it', async () => {
+    // 300 rows: past the 128 hashed without a yield, so not the synchronous answer of a small hit.
+    const rows = irisRows(300);
+    const first = await sidecar.client.predict(irisRequest(rows));
+    expect(first.row_sources).toEqual(new Array(300).fill(SRC.MODEL));
+    const shuffled = rows.map((_, i) => rows[(i * 7) % 300] as number[]);
+    const res = await sidecar.client.predict(irisRequest(shuffled));
+    expect(res.row_sources).toEqual(new Array(300).fill(SRC.L1));
+    const direct = await runDirectF32(iris, 'features', [300, IRIS_FEATURES], shuffled.flat());
+    expect(rawOf(res.outputs.probabilities)).toEqual(direct.probabilities);
+    expect(rawOf(res.outputs.label)).toEqual(direct.label);
+    expect(res.outputs.label?.shape).toEqual(['300']);
+  });
+
   it('answers a batch of hits and misses, in order, as onnxruntime runs the whole batch, within 1e-5 (heavy)', async () => {
     // Tolerance, not bit-exactness: cached rows were computed in other
     // batches, and the batch size changes how onnxruntime blocks the GEMMs
