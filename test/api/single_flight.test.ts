@@ -11,8 +11,10 @@ describe('single-flight across requests', () => {
     // One long run (not pieces) keeps the worker busy for the whole test.
     const sidecar = await startSidecar({ redisUrl: '', env: { INFERCACHE_MAX_RUN_ROWS: '8192' } });
     const row = heavyRows(1);
-    // Keep the only inference worker busy, so the next run waits in its queue.
-    const blocker = sidecar.client.predict(heavyRequest(heavyRows(4096), { cache: { bypass: true } }), {
+    // Keep the only inference worker busy, so the next run waits in its queue:
+    // 8,192 rows run for about a second even on a fast core (4,096 were done
+    // within A's deadline on one), far past A's deadline below.
+    const blocker = sidecar.client.predict(heavyRequest(heavyRows(8192), { cache: { bypass: true } }), {
       deadlineMs: 120_000,
     });
     await sleep(300);
