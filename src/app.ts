@@ -204,10 +204,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     metrics: metrics.features,
     now,
     generation,
-    onLookup: (view, hashes, rows) => {
-      for (let i = 0; i < hashes.length; i++)
-        popularity.seen(view.name, hashes[i] as string, () => rows.values(i));
-    },
+    onLookup: (view, hashes, rows) => popularity.seenAll(view.name, hashes, (i) => rows.values(i)),
   });
   const featureWriter = new FeatureWriter({
     reader: featureReader,

@@ -39,12 +39,31 @@ export class Popularity {
    */
   seen(view: string, hash: string, values: () => EntityValues): void {
     const estimate = this.#sketch.increment(Number.parseInt(hash.slice(-8), 16) ^ viewSalt(view));
+    this.#topOf(view).offer(hash, estimate, values);
+  }
+
+  /**
+   * seen() for every entity of one lookup: the view's salt and top-K found
+   * once, and `values(i)` called only for an entity entering the top-K (no
+   * closure per entity: a lookup is up to thousands of them).
+   */
+  seenAll(view: string, hashes: readonly string[], values: (i: number) => EntityValues): void {
+    const salt = viewSalt(view);
+    const top = this.#topOf(view);
+    for (let i = 0; i < hashes.length; i++) {
+      const hash = hashes[i] as string;
+      const estimate = this.#sketch.increment(Number.parseInt(hash.slice(-8), 16) ^ salt);
+      top.offerAt(hash, estimate, values, i);
+    }
+  }
+
+  #topOf(view: string): TopK<EntityValues> {
     let top = this.#views.get(view);
     if (top === undefined) {
       top = new TopK<EntityValues>(this.#topK);
       this.#views.set(view, top);
     }
-    top.offer(hash, estimate, values);
+    return top;
   }
 
   /** The view's most looked-up entities here, most first. */

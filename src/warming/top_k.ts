@@ -25,6 +25,11 @@ export class TopK<T> {
 
   /** `key` was seen with `estimate`: it enters, moves, or stays out. `item` is called only when it enters. */
   offer(key: string, estimate: number, item: () => T): void {
+    this.offerAt(key, estimate, item, 0);
+  }
+
+  /** offer() with the item made by `item(i)`: one function for a whole batch rather than a closure per key. */
+  offerAt(key: string, estimate: number, item: (i: number) => T, i: number): void {
     const at = this.#at.get(key);
     if (at !== undefined) {
       const entry = this.#heap[at] as Ranked<T>;
@@ -35,7 +40,7 @@ export class TopK<T> {
       return;
     }
     if (this.#heap.length < this.#k) {
-      this.#heap.push({ key, estimate, item: item() });
+      this.#heap.push({ key, estimate, item: item(i) });
       this.#at.set(key, this.#heap.length - 1);
       this.#up(this.#heap.length - 1);
       return;
@@ -43,7 +48,7 @@ export class TopK<T> {
     const min = this.#heap[0] as Ranked<T>;
     if (estimate <= min.estimate) return;
     this.#at.delete(min.key);
-    this.#heap[0] = { key, estimate, item: item() };
+    this.#heap[0] = { key, estimate, item: item(i) };
     this.#at.set(key, 0);
     this.#down(0);
   }
