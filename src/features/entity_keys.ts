@@ -76,6 +76,16 @@ export function entityRows(
 
 function encodeId(key: JoinKey, value: string | number, row: number): Buffer {
   if (key.type === 'int64') {
+    // Most ids fit a double exactly: written from the number, without a
+    // BigInt per id (a 1,000-entity lookup made 1,000 of them).
+    const small = safeInteger(value);
+    if (small !== undefined) {
+      const out = Buffer.allocUnsafe(9);
+      out[0] = INT64_TAG;
+      out.writeUInt32LE(small >>> 0, 1);
+      out.writeInt32LE(Math.floor(small / 2 ** 32) | 0, 5);
+      return out;
+    }
     let n: bigint;
     try {
       n = BigInt(value);
@@ -97,4 +107,22 @@ function encodeId(key: JoinKey, value: string | number, row: number): Buffer {
   out.writeUInt32LE(length, 1);
   out.write(text, 5, 'utf8');
   return out;
+}
+
+/**
+ * `value` as a number when it is an integer a double holds exactly: a safe
+ * integer, or a string of an optional "-" and at most 15 digits. Anything
+ * else (more digits, a sign "+", spaces, an empty string) is left to BigInt,
+ * which decides what it means, so both ways agree on every id.
+ */
+function safeInteger(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  const start = value.charCodeAt(0) === 45 ? 1 : 0; // '-'
+  const digits = value.length - start;
+  if (digits < 1 || digits > 15) return undefined;
+  for (let i = start; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(value);
 }

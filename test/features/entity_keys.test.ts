@@ -60,6 +60,46 @@ describe('entity keys', () => {
     expect(rows.values(1)).toEqual([9007199254740993n]);
   });
 
+  it('encodes every int64 id as its BigInt would be, on both sides of the shortcut for ids a double holds', () => {
+    const reference = (v: string | number) => {
+      const out = Buffer.alloc(9);
+      out[0] = 2;
+      out.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), 1);
+      return out.toString('hex');
+    };
+    const edges = [
+      '0',
+      '-0',
+      '7',
+      '-7',
+      '007',
+      '-007',
+      '4294967295',
+      '4294967296',
+      '-4294967296',
+      '-4294967297',
+    ];
+    const digits15 = ['999999999999999', '-999999999999999', '100000000000000'];
+    const past = [
+      '1000000000000000',
+      '9007199254740991',
+      '-9007199254740993',
+      '9223372036854775807',
+      '+5',
+      ' 5',
+    ];
+    const numbers = [0, -1, 2 ** 32, -(2 ** 32) - 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+    let seed = 0x2f6b;
+    const random = Array.from({ length: 2000 }, () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const magnitude = Math.floor((seed / 2 ** 32) * 2 ** (1 + (seed % 53)));
+      return String(seed & 1 ? -magnitude : magnitude);
+    });
+    const values = [...edges, ...digits15, ...past, ...numbers, ...random];
+    const rows = entityRows(FLOWER, [ints('flower_id', values)], values.length);
+    expect(rows.bytes.map(hex)).toEqual(values.map(reference));
+  });
+
   it('never gives a string id and an int64 id the same bytes', () => {
     const s = entityRows(USER, [strings('user_id', ['1'])], 10);
     const i = entityRows(FLOWER, [ints('flower_id', ['1'])], 10);
