@@ -21,7 +21,7 @@ export interface ScenarioResult {
   details?: unknown;
 }
 
-interface FailedScenario {
+export interface FailedScenario {
   name: string;
   error: string;
 }
