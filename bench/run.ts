@@ -10,6 +10,8 @@
  *                                  code in this process, in a pass after their rounds)
  *                                  write V8 CPU profiles there; their top self-time
  *                                  functions are printed at the end
+ *   BENCH_SIDECAR_NODE_OPTIONS=<f> Node flags for every sidecar (the bare servers keep
+ *                                  Node's defaults), e.g. --max-semi-space-size=64
  *   BENCH_L1_CONCURRENCY=<n>       calls in flight in l1_vs_bare
  *   BENCH_L1_ARENA=<kinds|off>     INFERCACHE_L1_ARENA of loop_latency's sidecar
  *   BENCH_ZIPF_WARMUP=<n>          stream samples replayed before zipf's window (0: cold)

@@ -44,6 +44,11 @@ export async function startBenchSidecar(
   progress(`  starting sidecar (${label})`);
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir) mkdirSync(profDir, { recursive: true });
+  // Node flags for the sidecars only (the bare servers keep Node's defaults).
+  const nodeOptions = [
+    ...(profDir ? [`--import=${cpuProfilePreload}`] : []),
+    ...(process.env.BENCH_SIDECAR_NODE_OPTIONS ? [process.env.BENCH_SIDECAR_NODE_OPTIONS] : []),
+  ].join(' ');
   const options = {
     redisUrl,
     keyPrefix,
@@ -52,7 +57,8 @@ export async function startBenchSidecar(
       INFERCACHE_INFERENCE_THREADS: String(INFERENCE_THREADS),
       // The product default; the test helper raises it to 1 s against flaky tests.
       INFERCACHE_L2_TIMEOUT_MS: String(SETTINGS.l2TimeoutMs.default),
-      ...(profDir ? { NODE_OPTIONS: `--import=${cpuProfilePreload}`, BENCH_CPU_PROF: profDir } : {}),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+      ...(profDir ? { BENCH_CPU_PROF: profDir } : {}),
       ...env,
     },
   };

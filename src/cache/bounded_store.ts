@@ -61,9 +61,14 @@ export interface KindStore {
   readonly bytes: number;
 }
 
-/** Values kept as the objects they are, each costing its kind's sizeOf plus its key. */
+/** What a value kept as the object it is costs: its kind's sizeOf plus its key. */
+export function heapCharge<V>(kind: CacheKind<V>, key: string, value: V): number {
+  return kind.sizeOf(value) + key.length;
+}
+
+/** Values kept as the objects they are, each costing heapCharge. */
 export function heapStore(store: BoundedStore<object>): KindStore {
-  const charge = <V>(kind: CacheKind<V>, key: string, value: V) => kind.sizeOf(value) + key.length;
+  const charge = heapCharge;
   return {
     get: <V>(_kind: CacheKind<V>, key: string) => store.get(key) as V | undefined,
     set: <V>(kind: CacheKind<V>, key: string, value: V, ttlMs: number) => {

@@ -2,6 +2,7 @@ import type { CacheMetrics, L1Source } from '../ops/metrics.js';
 import { ArenaStore } from './arena_store.js';
 import {
   type BoundedStore,
+  heapCharge,
   heapStore,
   type KindStore,
   type L1Policy,
@@ -46,7 +47,7 @@ export class L1Cache {
   readonly #trace: L1Trace | undefined;
   /** Per kind, how many times its entries were changed from outside a read (changes()). */
   readonly #changes = new Map<FrameKind, number>();
-  /** Kinds given a share of 0: L1 is off for them (keeps()). */
+  /** Kinds given a share of 0: L1 is off for them, and store() gives OFF. */
   readonly #off = new Set<FrameKind>();
 
   constructor(options: L1Options, metrics: CacheMetrics, sources: Map<string, L1Source>) {
@@ -54,7 +55,11 @@ export class L1Cache {
     const total = Object.values(options.shares).reduce((a, b) => a + b, 0);
     if (total > 1 + 1e-9) throw new RangeError(`L1 shares add up to ${total}, more than 1`);
     for (const [kind, share] of Object.entries(options.shares) as [FrameKind, number][]) {
-      if (share === 0) this.#off.add(kind);
+      if (share === 0) {
+        this.#off.add(kind);
+        sources.set(kind, { entries: () => 0, bytes: () => 0, maxBytes: () => 0 });
+        continue;
+      }
       const maxBytes = Math.max(1, Math.floor(options.maxBytes * share));
       const evictions = metrics.l1Evictions.labels(kind);
       const storeOptions = {
@@ -74,15 +79,6 @@ export class L1Cache {
         maxBytes: () => maxBytes,
       });
     }
-  }
-
-  /**
-   * False for a kind given a share of 0: L1 is off for it, so its lookups go
-   * straight to L2 and nothing is copied or stored into it (its store, a byte
-   * in size, would refuse every value anyway, at the cost of sizing each).
-   */
-  keeps(id: FrameKind): boolean {
-    return !this.#off.has(id);
   }
 
   /**
@@ -127,6 +123,12 @@ export class L1Cache {
   }
 
   store<V extends object>(kind: CacheKind<V>): L1Store<V> {
+    if (this.#off.has(kind.id)) {
+      const off = OFF as L1Store<V>;
+      // Traced all the same: a trace is how an operator sizes the L1 a kind does not have yet.
+      if (this.#trace === undefined) return off;
+      return tracedStore(off, kind.id, (key, value) => heapCharge(kind, key, value), this.#trace);
+    }
     const store = this.#stores.get(kind.id);
     if (store === undefined) throw new RangeError(`no L1 budget for kind ${kind.id}`);
     const plain: L1Store<V> = {
@@ -168,6 +170,22 @@ export class L1Cache {
     return tracedStore(plain, kind.id, (key, value) => store.charge(kind, key, value), this.#trace);
   }
 }
+
+/**
+ * The part of L1 of a kind given a share of 0: it holds nothing, so a lookup
+ * finds nothing without a map probe and a store sizes nothing (a one-byte
+ * store refused every value, but only after sizing it and probing its map).
+ */
+const OFF: L1Store<object> = {
+  get: () => undefined,
+  getAll: (keys) => (keys.length === 0 ? [] : undefined),
+  set: () => {},
+  delete: () => {},
+  deletePrefix: () => 0,
+  clear: () => {},
+  size: 0,
+  bytes: 0,
+};
 
 function deleteByPrefix(store: KindStore, prefix: string): number {
   let n = 0;

@@ -165,7 +165,7 @@ export class TieredCache {
     keys: readonly string[],
     accept?: (value: V, key: string, tier: Tier) => boolean,
   ): V[] | undefined {
-    if (!this.#l1Readable() || !this.#l1.keeps(kind.id)) return undefined;
+    if (!this.#l1Readable()) return undefined;
     const values = this.#storeOf(kind).getAll(
       keys,
       accept === undefined ? undefined : (value, key) => accept(value, key, 'l1'),
@@ -216,13 +216,12 @@ export class TieredCache {
     for (let n = 0; n < batches.length; n++) {
       const b = batches[n] as Batch;
       const l1 = this.#storeOf(b.kind);
-      const look = l1Readable && this.#l1.keeps(b.kind.id);
       const out = outs[n] as (Hit<object> | Unreachable | undefined)[];
       const first = new Map<string, number>();
       let misses = 0;
       for (let i = 0; i < b.keys.length; i++) {
         const key = b.keys[i] as string;
-        const value = look ? l1.get(key) : undefined;
+        const value = l1Readable ? l1.get(key) : undefined;
         if (value !== undefined && (b.accept === undefined || b.accept(value, key, 'l1'))) {
           out[i] = { value, tier: 'l1' };
           continue;
@@ -252,9 +251,7 @@ export class TieredCache {
     const stores = batches.map((b) => this.#storeOf(b.kind));
     // A kind whose L1 entries were written or invalidated while the read was
     // in flight gets no copies: what it read may be what was just replaced.
-    const copy = batches.map(
-      (b, n) => this.#l1.keeps(b.kind.id) && this.#l1.changes(b.kind.id) === changes[n],
-    );
+    const copy = batches.map((b, n) => this.#l1.changes(b.kind.id) === changes[n]);
     const hits = new Array<number>(batches.length).fill(0);
     const misses = new Array<number>(batches.length).fill(0);
     for (let j = 0; j < missingKeys.length; j++) {
@@ -275,12 +272,11 @@ export class TieredCache {
       }
       out[missingRow[j] as number] = { value, tier: 'l2' };
       hits[n] = (hits[n] as number) + 1;
-      if (copy[n] !== true) continue;
       // A copy in L1 lives no longer than the L2 entry it copies would, so
       // the pair never serves a value past its L2 lifetime.
       const ttl = b.kind.copyTtl;
       const l1Ms = Math.min(ttl.l1Ms, ttl.l2FloorMs - (now - b.kind.writtenAt(value)));
-      if (l1Ms > 0) (stores[n] as L1Store<object>).set(key, value, l1Ms);
+      if (l1Ms > 0 && copy[n] === true) (stores[n] as L1Store<object>).set(key, value, l1Ms);
     }
     for (const r of repeats) {
       (outs[r.batch] as unknown[])[r.i] = (outs[missingBatch[r.of] as number] as unknown[])[
@@ -302,14 +298,13 @@ export class TieredCache {
     l1Only = false,
   ): void {
     const l1 = this.#storeOf(kind);
-    const keep = this.#l1.keeps(kind.id);
     const writes: Unframed[] = [];
     const toL2 = !l1Only && this.#door.mode !== 'none';
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
       const value = values[i] as V;
       const ttl = kind.ttl(value);
-      if (keep) l1.set(key, value, ttl.l1Ms);
+      l1.set(key, value, ttl.l1Ms);
       if (!toL2 || ttl.l2Ms <= 0) continue;
       // Framed when sent (#sendQueued), not here: the caller's answer does not wait for it.
       writes.push({ kind: kind as CacheKind<object>, key, value, ttlMs: ttl.l2Ms });

@@ -147,13 +147,30 @@ export class PredictService {
     const { rows, inputs } = signatureInputs(mv, req.inputs, this.#deps.maxBatchRows);
     if (rows > NOW_MAX_ROWS) return undefined;
     const keys = rowKeysNow(this.#keyContext(mv), inputs, rows);
-    const values = this.#deps.engine.fromL1(this.#kindsOf(mv).rows, keys, maxAge(req.cache.maxAgeMs));
-    if (values === undefined) return undefined;
-    if (!req.cache.noStore) this.#refreshDue(mv, keys, values, inputs, undefined, rows);
+    const outputs = this.#allFromL1(mv, keys, inputs, rows, req.cache);
+    if (outputs === undefined) return undefined;
     const rowSources = new Array<RowSource>(rows).fill('l1');
     this.#sources.count(mv.name, rowSources);
     auto?.observe(rows, rows);
-    return { model: mv.name, version: mv.version, outputs: stacked(mv, values), rowSources, rowCached: true };
+    return { model: mv.name, version: mv.version, outputs, rowSources, rowCached: true };
+  }
+
+  /**
+   * The outputs of rows that L1 holds every one of (refreshing those due
+   * early), or undefined: an answer without the row engine's per-row
+   * bookkeeping for tiers, single-flight and computation.
+   */
+  #allFromL1(
+    mv: ReadyVersion,
+    keys: readonly string[],
+    inputs: Inputs,
+    rows: number,
+    cache: PinnedRequest['cache'],
+  ): NamedTensor[] | undefined {
+    const values = this.#deps.engine.fromL1(this.#kindsOf(mv).rows, keys, maxAge(cache.maxAgeMs));
+    if (values === undefined) return undefined;
+    if (!cache.noStore) this.#refreshDue(mv, keys, values, inputs, undefined, rows);
+    return stacked(mv, values);
   }
 
   async predictOn(mv: ReadyVersion, pinned: PinnedRequest): Promise<PredictResult> {
@@ -202,14 +219,9 @@ export class PredictService {
       return done(outputs, new Array<RowSource>(rows).fill('model'));
     }
     const keys = await rowKeys(ctx, inputs, rows);
-    // Every row in L1 (the hashing above yielded, so this is checked after
-    // it): answered as predictNow answers, without the row engine's
-    // per-row bookkeeping for tiers, single-flight and computation.
-    const all = this.#deps.engine.fromL1(this.#kindsOf(mv).rows, keys, maxAge(req.cache.maxAgeMs));
-    if (all !== undefined) {
-      if (!req.cache.noStore) this.#refreshDue(mv, keys, all, inputs, undefined, rows);
-      return done(stacked(mv, all), new Array<RowSource>(rows).fill('l1'));
-    }
+    // Every row in L1 (checked after the hashing, which yielded): answered as predictNow answers.
+    const all = this.#allFromL1(mv, keys, inputs, rows, req.cache);
+    if (all !== undefined) return done(all, new Array<RowSource>(rows).fill('l1'));
     // Row views only for rows that are run (or refreshed): an all-hit batch needs none.
     let views: Buffer[][] | undefined;
     const viewsOf = (): Buffer[][] => {

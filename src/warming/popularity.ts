@@ -33,37 +33,23 @@ export class Popularity {
   }
 
   /**
-   * One lookup of an entity of `view`. `hash` is the entity's key hash (hex,
-   * 32 digits); `values` gives its join values, called only when the entity
-   * enters the top-K.
-   */
-  seen(view: string, hash: string, values: () => EntityValues): void {
-    const estimate = this.#sketch.increment(Number.parseInt(hash.slice(-8), 16) ^ viewSalt(view));
-    this.#topOf(view).offer(hash, estimate, values);
-  }
-
-  /**
-   * seen() for every entity of one lookup: the view's salt and top-K found
-   * once, and `values(i)` called only for an entity entering the top-K (no
-   * closure per entity: a lookup is up to thousands of them).
+   * A lookup of entities of `view`: `hashes` are their key hashes (hex, 32
+   * digits); `values(i)` gives entity i's join values, called only when it
+   * enters the top-K (one function per lookup, no closure per entity: a
+   * lookup is up to thousands of them).
    */
   seenAll(view: string, hashes: readonly string[], values: (i: number) => EntityValues): void {
     const salt = viewSalt(view);
-    const top = this.#topOf(view);
-    for (let i = 0; i < hashes.length; i++) {
-      const hash = hashes[i] as string;
-      const estimate = this.#sketch.increment(Number.parseInt(hash.slice(-8), 16) ^ salt);
-      top.offerAt(hash, estimate, values, i);
-    }
-  }
-
-  #topOf(view: string): TopK<EntityValues> {
     let top = this.#views.get(view);
     if (top === undefined) {
       top = new TopK<EntityValues>(this.#topK);
       this.#views.set(view, top);
     }
-    return top;
+    for (let i = 0; i < hashes.length; i++) {
+      const hash = hashes[i] as string;
+      const estimate = this.#sketch.increment(Number.parseInt(hash.slice(-8), 16) ^ salt);
+      top.offer(hash, estimate, values, i);
+    }
   }
 
   /** The view's most looked-up entities here, most first. */

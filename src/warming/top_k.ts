@@ -23,13 +23,12 @@ export class TopK<T> {
     return this.#heap.length;
   }
 
-  /** `key` was seen with `estimate`: it enters, moves, or stays out. `item` is called only when it enters. */
-  offer(key: string, estimate: number, item: () => T): void {
-    this.offerAt(key, estimate, item, 0);
-  }
-
-  /** offer() with the item made by `item(i)`: one function for a whole batch rather than a closure per key. */
-  offerAt(key: string, estimate: number, item: (i: number) => T, i: number): void {
+  /**
+   * `key` was seen with `estimate`: it enters, moves, or stays out. `item(i)`
+   * is called only when it enters (`i` lets one function serve a whole batch
+   * of keys, rather than a closure per key).
+   */
+  offer(key: string, estimate: number, item: (i: number) => T, i = 0): void {
     const at = this.#at.get(key);
     if (at !== undefined) {
       const entry = this.#heap[at] as Ranked<T>;

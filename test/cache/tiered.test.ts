@@ -19,10 +19,10 @@ afterAll(async () => {
 });
 
 /** An L1 and a TieredCache of their own over a door of their own to the shared Redis. */
-async function tiers(maxPendingWrites = 1000) {
+async function tiers(maxPendingWrites = 1000, shares = SHARES) {
   const d = await openDoor(sharedRedisUrl());
   closers.push(() => d.close());
-  const l1 = new L1Cache({ maxBytes: 1 << 20, shares: SHARES }, d.metrics.cache, d.metrics.l1Sources);
+  const l1 = new L1Cache({ maxBytes: 1 << 20, shares }, d.metrics.cache, d.metrics.l1Sources);
   const cache = new TieredCache(l1, d.door, { maxPendingWrites }, d.metrics.cache);
   return { ...d, cache };
 }
@@ -339,14 +339,7 @@ describe('tiered cache against a real Redis', () => {
   });
 
   it('skips L1 altogether for a kind given a share of 0: nothing looked up, sized, kept or copied there', async () => {
-    const d = await openDoor(sharedRedisUrl());
-    closers.push(() => d.close());
-    const l1 = new L1Cache(
-      { maxBytes: 1 << 20, shares: { p: 0, f: 0.5, e: 0.5 } },
-      d.metrics.cache,
-      d.metrics.l1Sources,
-    );
-    const cache = new TieredCache(l1, d.door, { maxPendingWrites: 100 }, d.metrics.cache);
+    const { cache } = await tiers(100, { p: 0, f: 0.5, e: 0.5 });
     // Sizing a value is what a store does before it refuses one too large for it.
     let sized = 0;
     const counted: CacheKind<Blob> = {
@@ -369,8 +362,7 @@ describe('tiered cache against a real Redis', () => {
     expect(cache.allFromL1(counted, [a])).toBeUndefined();
     expect([sized, cache.l1(counted).size]).toEqual([0, 0]);
     // The same lookup with L1 on for the kind copies both hits into it.
-    const on = new L1Cache({ maxBytes: 1 << 20, shares: SHARES }, d.metrics.cache, d.metrics.l1Sources);
-    const onCache = new TieredCache(on, d.door, { maxPendingWrites: 100 }, d.metrics.cache);
+    const onCache = (await tiers()).cache;
     await onCache.getMany(counted, [a, b]);
     expect([sized, onCache.l1(counted).size]).toEqual([2, 2]);
   });

@@ -25,9 +25,9 @@ function memoryTrace(sample: (key: string) => boolean = () => true) {
   return { trace, lines, counts };
 }
 
-function l1(trace: L1Trace, arena: FrameKind[] = []) {
+function l1(trace: L1Trace, arena: FrameKind[] = [], shares = SHARES) {
   const metrics = createMetrics();
-  return new L1Cache({ maxBytes: 100_000, shares: SHARES, arena, trace }, metrics.cache, metrics.l1Sources);
+  return new L1Cache({ maxBytes: 100_000, shares, arena, trace }, metrics.cache, metrics.l1Sources);
 }
 
 describe('an L1 store with a trace', () => {
@@ -40,6 +40,18 @@ describe('an L1 store with a trace', () => {
     // The cost L1 charges: the kind's size of the value plus the key.
     expect(store.bytes).toBe(261);
     expect(lines).toEqual(['f:1', '+f:1,261', 'f:1,261']);
+  });
+
+  it('records the lookups and stores of a kind whose L1 is off, as misses, at the size L1 would charge', () => {
+    const { trace, lines, counts } = memoryTrace();
+    const store = l1(trace, [], { p: 0.5, f: 0, e: 0.5 }).store(blobKind({ id: 'f' }));
+    expect(store.get('a')).toBeUndefined();
+    store.set('a', blob(100), 60_000);
+    expect(store.get('a')).toBeUndefined();
+    expect(store.bytes).toBe(0);
+    // What an L1 with room would charge (the first test's entry): how the trace sizes the L1 the kind lacks.
+    expect(lines).toEqual(['f:1', '+f:1,261', 'f:1']);
+    expect(counts.f.n).toBe(2);
   });
 
   it('records the size the slab arena charges for a kind kept there', () => {

@@ -6,7 +6,7 @@ import { Popularity } from '../../src/warming/popularity.js';
 const hashOf = (n: number) => (Math.imul(n + 1, 0x9e3779b1) >>> 0).toString(16).padStart(32, '0');
 
 describe('Popularity', () => {
-  it('ranks a lookup of many entities (seenAll) exactly as the same entities seen one by one', () => {
+  it('ranks a lookup of many entities exactly as the same entities looked up one per call', () => {
     const rand = mulberry32(9);
     const one = new Popularity({ capacity: 4096, topK: 20 }, createMetrics().warming);
     const many = new Popularity({ capacity: 4096, topK: 20 }, createMetrics().warming);
@@ -14,7 +14,7 @@ describe('Popularity', () => {
       // A skewed batch: low entity numbers come up far more often, some twice in one call.
       const ids = Array.from({ length: 50 }, () => Math.floor(rand() ** 3 * 400));
       const hashes = ids.map(hashOf);
-      for (const [i, hash] of hashes.entries()) one.seen('v', hash, () => [String(ids[i])]);
+      for (const [i, hash] of hashes.entries()) one.seenAll('v', [hash], () => [String(ids[i])]);
       many.seenAll('v', hashes, (i) => [String(ids[i])]);
     }
     const top = many.top('v', 20);
