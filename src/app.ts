@@ -13,6 +13,7 @@ import { drain } from './app/drain.js';
 import { reportModel, warmUp } from './app/model_hooks.js';
 import { storedKind } from './app/stored_kind.js';
 import { rememberingHasher } from './cache/hash_memo.js';
+import { KeyMemo } from './cache/key_memo.js';
 import { createKeyHasher } from './cache/keys.js';
 import { L1Cache } from './cache/l1.js';
 import { RowEngine } from './cache/row_engine.js';
@@ -187,6 +188,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
   const generation = (scope: string) => coherence.fleet.generation(scope);
   const plainHasher = createKeyHasher(config.keyHash, config.keySecret);
   const hasher = rememberingHasher(plainHasher);
+  const keyMemo = new KeyMemo();
   const now = () => Date.now();
   const popularity = new Popularity(
     { capacity: config.popularityCapacity, topK: config.popularityTopK },
@@ -197,6 +199,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     engine,
     hasher,
     writeHasher: plainHasher,
+    keyMemo,
     keyPrefix: config.keyPrefix,
     maxEntityRows: config.maxEntityRows,
     maxAnswerBytes: config.maxMessageBytes,
@@ -222,6 +225,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     engine,
     runs,
     hasher,
+    keyMemo,
     keyPrefix: config.keyPrefix,
     maxBatchRows: config.maxBatchRows,
   };

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { rememberingHasher } from '../cache/hash_memo.js';
 import { createKeyHasher } from '../cache/keys.js';
 import { L1Cache } from '../cache/l1.js';
 import { RowEngine } from '../cache/row_engine.js';
@@ -96,10 +97,13 @@ export async function openFeatureStore(
     metrics.l1Sources,
   );
   const cache = new TieredCache(l1, door, { maxPendingWrites: 1 }, metrics.cache);
+  const plainHasher = createKeyHasher(config.keyHash, config.keySecret);
   const reader = new FeatureReader({
     views: () => new Map([[view.name, view]]),
     engine: new RowEngine(cache),
-    hasher: createKeyHasher(config.keyHash, config.keySecret),
+    // Hashed and remembered as the sidecar does (app.ts), so a lookup here costs what it costs there.
+    hasher: rememberingHasher(plainHasher),
+    writeHasher: plainHasher,
     keyPrefix: config.keyPrefix,
     maxEntityRows: config.maxEntityRows,
     l2Jitter: config.l2TtlJitter,

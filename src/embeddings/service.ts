@@ -1,3 +1,4 @@
+import type { KeyMemo } from '../cache/key_memo.js';
 import { type KeyHasher, keyScope } from '../cache/keys.js';
 import type { CacheKind } from '../cache/kind.js';
 import type { RowSource as EngineSource, RowEngine } from '../cache/row_engine.js';
@@ -41,6 +42,8 @@ export interface EmbeddingDeps {
   readonly engine: RowEngine;
   readonly runs: RunQueue;
   readonly hasher: KeyHasher;
+  /** Remembers each row's key (cache/key_memo.ts), shared with the other kinds. */
+  readonly keyMemo: KeyMemo;
   readonly keyPrefix: string;
   readonly maxBatchRows: number;
   readonly ttl: EmbeddingTtl;
@@ -154,8 +157,10 @@ export class EmbeddingService {
       values = await compute(Array.from({ length: rows }, (_, r) => r));
       sources = new Array<RowSource>(rows).fill('model');
     } else {
+      const scope = keyScope(this.#deps.keyPrefix, 'e', mv.name, this.#tag(mv, normalize, target));
       const ctx: KeyContext = {
-        scope: keyScope(this.#deps.keyPrefix, 'e', mv.name, this.#tag(mv, normalize, target)),
+        scope,
+        memo: this.#deps.keyMemo,
         hasher: this.#deps.hasher,
         digest: keyDigest(mv, target, normalize),
       };

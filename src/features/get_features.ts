@@ -1,3 +1,4 @@
+import { KeyMemo } from '../cache/key_memo.js';
 import { cacheKey, type KeyHasher, keyScope } from '../cache/keys.js';
 import type { CacheKind } from '../cache/kind.js';
 import type { RowEngine, RowJob, RowSource } from '../cache/row_engine.js';
@@ -43,6 +44,12 @@ export interface FeaturesDeps {
    * would only push out the ones lookups reuse. Defaults to `hasher`.
    */
   readonly writeHasher?: KeyHasher;
+  /**
+   * Remembers the key of each row read (cache/key_memo.ts), shared with the
+   * other kinds so one bound holds for all; the reader's own when absent.
+   * Rows written are not remembered, for writeHasher's reason.
+   */
+  readonly keyMemo?: KeyMemo;
   readonly keyPrefix: string;
   readonly maxEntityRows: number;
   /**
@@ -85,9 +92,11 @@ const MAX_REFS = 1000;
 export class FeatureReader {
   readonly #deps: FeaturesDeps;
   readonly #plumbing = new WeakMap<FeatureView, ViewPlumbing>();
+  readonly #keyMemo: KeyMemo;
 
   constructor(deps: FeaturesDeps) {
     this.#deps = deps;
+    this.#keyMemo = deps.keyMemo ?? new KeyMemo();
   }
 
   plumbing(view: FeatureView): ViewPlumbing {
@@ -112,23 +121,18 @@ export class FeatureReader {
 
   /** The key of each entity row in `view`, under the view's current generation. */
   keys(view: FeatureView, rows: EntityRows, hashes: readonly string[] = this.hashes(rows)): string[] {
-    const scope = keyScope(
-      this.#deps.keyPrefix,
-      'f',
-      view.name,
-      `g${this.#deps.generation(`f:${view.name}`)}`,
-    );
-    return hashes.map((h) => cacheKey(scope, h));
+    return hashes.map(this.#keyMemo.scoped(this.#scope(view)));
   }
 
-  /** The keys of rows being written to `view` (writeHasher's hashes). */
+  /** The keys of rows being written to `view` (writeHasher's hashes), not remembered. */
   writeKeys(view: FeatureView, rows: EntityRows): string[] {
     const hasher = this.#deps.writeHasher ?? this.#deps.hasher;
-    return this.keys(
-      view,
-      rows,
-      rows.bytes.map((b) => hasher(b)),
-    );
+    const scope = this.#scope(view);
+    return rows.bytes.map((b) => cacheKey(scope, hasher(b)));
+  }
+
+  #scope(view: FeatureView): string {
+    return keyScope(this.#deps.keyPrefix, 'f', view.name, `g${this.#deps.generation(`f:${view.name}`)}`);
   }
 
   /** Each entity row's key hash: the same in every view that shares the join keys. */

@@ -1,3 +1,4 @@
+import type { KeyMemo } from '../cache/key_memo.js';
 import { cacheKey, type KeyHasher } from '../cache/keys.js';
 import { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
@@ -6,6 +7,8 @@ import { rowViews } from '../tensor/rows.js';
 export interface KeyContext {
   /** `{prefix}:p:{model}:{version}:` (cache/keys.ts keyScope). */
   readonly scope: string;
+  /** Remembers each row's key (cache/key_memo.ts); each is built anew when absent. */
+  readonly memo?: KeyMemo;
   readonly hasher: KeyHasher;
   /** The model file's digest: a file replaced under the same version gets new keys. */
   readonly digest: Buffer;
@@ -51,6 +54,8 @@ export function inputRowViews(inputs: readonly (readonly [string, HostTensor])[]
 /** Most rows whose keys are hashed in one go, without yielding (see rowKeys). */
 export const ROWS_PER_SLICE_MAX = ROWS_PER_SLICE;
 
+const latin1 = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
+
 /**
  * Writes the bytes each row's key is hashed over (the header, then the row
  * of every input) into one buffer reused for every row: a batch of 1,024
@@ -64,6 +69,8 @@ class RowBytes {
   readonly #rowBytes: number[];
   readonly #headerLength: number;
   #scratch: Buffer;
+  /** Bytes of a row past the header, when every row has this many (no string inputs). */
+  readonly fixedRowBytes: number | undefined;
 
   constructor(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[], rows: number) {
     this.#inputs = inputs;
@@ -72,8 +79,29 @@ class RowBytes {
     this.#rowBytes = inputs.map(([, t]) => (rows === 0 ? 0 : Math.ceil(t.data.length / rows)));
     const head = header(ctx, inputs, true);
     this.#headerLength = head.length;
-    this.#scratch = Buffer.allocUnsafe(head.length + this.#rowBytes.reduce((a, b) => a + b, 0));
+    const rowBytes = this.#rowBytes.reduce((a, b) => a + b, 0);
+    this.#scratch = Buffer.allocUnsafe(head.length + rowBytes);
     head.copy(this.#scratch, 0);
+    this.fixedRowBytes = this.#views.every((v) => v === undefined) ? rowBytes : undefined;
+  }
+
+  /** The header, the bytes every row's start with, as a string. */
+  header(): string {
+    return latin1.call(this.#scratch, 0, this.#headerLength);
+  }
+
+  /**
+   * Row `r`'s bytes past the header as a string (latin1: one character per
+   * byte), read from the inputs where they are: no copy. Fixed-size rows only.
+   */
+  rest(r: number): string {
+    let out = '';
+    for (let i = 0; i < this.#inputs.length; i++) {
+      const n = this.#rowBytes[i] as number;
+      const data = (this.#inputs[i] as readonly [string, HostTensor])[1].data;
+      out += latin1.call(data, r * n, (r + 1) * n);
+    }
+    return out;
   }
 
   /** The hashed bytes of row `r`, valid until the next call. */
@@ -112,8 +140,8 @@ export function rowKeysNow(
 ): string[] {
   if (rows > ROWS_PER_SLICE) throw new RangeError(`${rows} rows hashed without a yield`);
   const keys: string[] = new Array(rows);
-  const bytes = new RowBytes(ctx, inputs, rows);
-  for (let r = 0; r < rows; r++) keys[r] = cacheKey(ctx.scope, ctx.hasher(bytes.row(r)));
+  const key = keyOfRow(ctx, new RowBytes(ctx, inputs, rows));
+  for (let r = 0; r < rows; r++) keys[r] = key(r);
   return keys;
 }
 
@@ -124,12 +152,38 @@ export async function rowKeys(
   rows: number,
 ): Promise<string[]> {
   const keys: string[] = new Array(rows);
-  const bytes = new RowBytes(ctx, inputs, rows);
+  const key = keyOfRow(ctx, new RowBytes(ctx, inputs, rows));
   for (let r = 0; r < rows; r++) {
     if (r > 0 && r % ROWS_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    keys[r] = cacheKey(ctx.scope, ctx.hasher(bytes.row(r)));
+    keys[r] = key(r);
   }
   return keys;
+}
+
+// Rows of at most this many bytes past the header are remembered by those
+// bytes (an iris row is 16): the lookup is then a Map probe of a short
+// string and hashes nothing. Longer rows are remembered by their hash.
+const MAX_REMEMBERED_ROW_BYTES = 64;
+
+/**
+ * The key of each row of `bytes`. With a memo, a short row's key is
+ * remembered under its scope and header (which, with the row's own bytes,
+ * are everything it is hashed over), and a longer row's under its hash.
+ */
+function keyOfRow(ctx: KeyContext, bytes: RowBytes): (r: number) => string {
+  const { scope, hasher, memo } = ctx;
+  if (memo === undefined) return (r) => cacheKey(scope, hasher(bytes.row(r)));
+  const size = bytes.fixedRowBytes;
+  if (size !== undefined && size <= MAX_REMEMBERED_ROW_BYTES) {
+    // No scope holds a newline (names and the key prefix are checked), so this context is one pair's.
+    const rows = memo.context(`${scope}\n${bytes.header()}`);
+    return (r) => {
+      const rest = bytes.rest(r);
+      return rows.get(rest) ?? rows.set(rest, cacheKey(scope, hasher(bytes.row(r))));
+    };
+  }
+  const key = memo.scoped(scope);
+  return (r) => key(hasher(bytes.row(r)));
 }
 
 /** One key for a request cached as a whole. */

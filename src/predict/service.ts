@@ -1,4 +1,5 @@
 import { CostAverage, refreshDue } from '../cache/early_refresh.js';
+import type { KeyMemo } from '../cache/key_memo.js';
 import { type KeyHasher, keyScope } from '../cache/keys.js';
 import type { CacheKind } from '../cache/kind.js';
 import type { RowSource as EngineSource, RowEngine } from '../cache/row_engine.js';
@@ -58,6 +59,8 @@ export interface PredictDeps {
   readonly engine: RowEngine;
   readonly runs: RunQueue;
   readonly hasher: KeyHasher;
+  /** Remembers each row's key (cache/key_memo.ts): shared by every kind, one bound for all. */
+  readonly keyMemo: KeyMemo;
   readonly keyPrefix: string;
   readonly maxBatchRows: number;
   readonly ttl: PredictionTtl;
@@ -303,7 +306,7 @@ export class PredictService {
       scope = { model, version, text };
       kinds.scope = scope;
     }
-    return { scope: scope.text, hasher: this.#deps.hasher, digest: mv.digest };
+    return { scope: scope.text, memo: this.#deps.keyMemo, hasher: this.#deps.hasher, digest: mv.digest };
   }
 
   /** The cache kind of a version's stored values (per row, or whole requests). */

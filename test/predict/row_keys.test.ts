@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createKeyHasher } from '../../src/cache/keys.js';
+import { KeyMemo } from '../../src/cache/key_memo.js';
+import { createKeyHasher, type KeyHasher } from '../../src/cache/keys.js';
 import { type KeyContext, rowKeys, rowKeysNow } from '../../src/predict/row_keys.js';
 import { DType } from '../../src/tensor/dtypes.js';
 import type { HostTensor } from '../../src/tensor/host_tensor.js';
@@ -55,5 +56,77 @@ describe('row keys', () => {
   it('starts every key with the scope and a two-hex-digit cluster hash tag', () => {
     const [key] = rowKeysNow(ctx, inputs([[1, 2, 3]], [['x', 'y']]), 1);
     expect(key).toMatch(/^ic:p:m:1:g0\.0:\{[0-9a-f]{2}\}[0-9a-f]{30}$/);
+  });
+
+  describe('with a key memo', () => {
+    /** A float32 [rows, width] input named `name`. */
+    const floatInput = (name: string, rows: number[][]): [string, HostTensor][] => [
+      [
+        name,
+        {
+          dtype: DType.FLOAT32,
+          dims: [rows.length, (rows[0] as number[]).length],
+          data: Buffer.from(new Float32Array(rows.flat()).buffer),
+        },
+      ],
+    ];
+    const counted = () => {
+      const plain = ctx.hasher;
+      let calls = 0;
+      const hasher: KeyHasher = (bytes) => {
+        calls++;
+        return plain(bytes);
+      };
+      return { hasher, calls: () => calls };
+    };
+    // 4 floats: remembered by the row's bytes; 40 floats (160 bytes): by the row's hash.
+    const short = Array.from({ length: 200 }, (_, r) => [r, r / 7, -r, 1]);
+    const long = Array.from({ length: 200 }, (_, r) => Array.from({ length: 40 }, (_, c) => r * c));
+
+    it('gives every row the key it has without one, for short rows, long rows and strings', async () => {
+      const memo = new KeyMemo(1024);
+      const withMemo: KeyContext = { ...ctx, memo };
+      for (let round = 0; round < 2; round++) {
+        for (const rows of [short, long]) {
+          const x = floatInput('x', rows);
+          expect(await rowKeys(withMemo, x, rows.length)).toEqual(await rowKeys(ctx, x, rows.length));
+          expect(rowKeysNow(withMemo, floatInput('x', rows.slice(0, 3)), 3)).toEqual(
+            rowKeysNow(ctx, floatInput('x', rows.slice(0, 3)), 3),
+          );
+        }
+        const mixed = inputs(floats.slice(0, 50), strings.slice(0, 50));
+        expect(await rowKeys(withMemo, mixed, 50)).toEqual(await rowKeys(ctx, mixed, 50));
+      }
+    });
+
+    it('hashes a short row it has seen no more, and keeps apart the same bytes under another input name, scope or model file', async () => {
+      const { hasher, calls } = counted();
+      const memo = new KeyMemo(1024);
+      const withMemo: KeyContext = { ...ctx, hasher, memo };
+      const first = await rowKeys(withMemo, floatInput('x', short), short.length);
+      expect(calls()).toBe(short.length);
+      expect(await rowKeys(withMemo, floatInput('x', short), short.length)).toEqual(first);
+      expect(calls()).toBe(short.length);
+      // The same row bytes, with anything else the key covers changed: new keys, each hashed.
+      const others: KeyContext[] = [
+        { ...withMemo, scope: 'ic:p:m:2:g0.0:' },
+        { ...withMemo, digest: Buffer.alloc(32, 8) },
+      ];
+      const seen = new Set(first);
+      for (const other of others) {
+        for (const key of await rowKeys(other, floatInput('x', short), short.length)) seen.add(key);
+      }
+      for (const key of await rowKeys(withMemo, floatInput('y', short), short.length)) seen.add(key);
+      expect(seen.size).toBe(4 * short.length);
+      expect(calls()).toBe(4 * short.length);
+    });
+
+    it('hashes a long row every time (its key, not its hash, is what it remembers)', async () => {
+      const { hasher, calls } = counted();
+      const withMemo: KeyContext = { ...ctx, hasher, memo: new KeyMemo(1024) };
+      await rowKeys(withMemo, floatInput('x', long), long.length);
+      await rowKeys(withMemo, floatInput('x', long), long.length);
+      expect(calls()).toBe(2 * long.length);
+    });
   });
 });

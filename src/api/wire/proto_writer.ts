@@ -83,40 +83,14 @@ export class ProtoWriter {
     return this.bytes(field, le);
   }
 
-  /**
-   * A packed `repeated float` of one value per row: `rows[r][index]`, a
-   * number, or 0 where it is null or the row has none. Written in place,
-   * with no array gathered first (a GetFeatures answer has one such field
-   * per feature).
-   */
-  floatsOf(field: number, rows: readonly (readonly unknown[] | undefined)[], index: number): this {
-    return this.#fixedOf(field, rows, index, 4);
-  }
-
-  /** floatsOf for a packed `repeated double`. */
-  doublesOf(field: number, rows: readonly (readonly unknown[] | undefined)[], index: number): this {
-    return this.#fixedOf(field, rows, index, 8);
-  }
-
-  #fixedOf(
-    field: number,
-    rows: readonly (readonly unknown[] | undefined)[],
-    index: number,
-    size: 4 | 8,
-  ): this {
-    const n = rows.length;
-    if (n === 0) return this;
-    this.#tag(field, WIRE_LEN);
-    this.#varint(n * size);
-    this.#reserve(n * size);
-    const buf = this.#buf;
-    let at = this.#at;
-    for (let r = 0; r < n; r++) {
-      const v = (rows[r]?.[index] as number | null | undefined) ?? 0;
-      at = size === 4 ? buf.writeFloatLE(v, at) : buf.writeDoubleLE(v, at);
-    }
-    this.#at = at;
-    return this;
+  /** A packed `repeated double`: its bytes are the doubles little-endian, so one copy. */
+  doubles(field: number, values: Float64Array): this {
+    if (values.length === 0) return this;
+    if (LITTLE_ENDIAN)
+      return this.bytes(field, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    const le = Buffer.allocUnsafe(values.length * 8);
+    for (let i = 0; i < values.length; i++) le.writeDoubleLE(values[i] as number, i * 8);
+    return this.bytes(field, le);
   }
 
   /** One element of a `repeated bytes` or `repeated string` field: written even when empty. */

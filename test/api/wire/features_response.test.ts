@@ -84,4 +84,50 @@ describe('GetFeaturesResponse encoding', () => {
     expect(res.features[0]?.statuses).toEqual([2]);
     expect(res.features[0]?.float32_values).toEqual([0]);
   });
+
+  it('answers features of two views, in the order asked, a feature asked twice twice, and only what was asked', () => {
+    const a = view('a', ['x float32', 'y float64', 'z float32'], HOUR);
+    const b = view('b', ['p float64', 'q int32'], HOUR);
+    const fresh = (values: FeatureValue[]): FeatureRow => ({ eventTime: NOW, values, writtenAt: NOW });
+    const old = (values: FeatureValue[]): FeatureRow => ({
+      eventTime: NOW - 2 * HOUR,
+      values,
+      writtenAt: NOW,
+    });
+    const result: GetFeaturesResult = {
+      refs: [
+        { view: b, index: 0 },
+        { view: a, index: 2 },
+        { view: a, index: 1 },
+        { view: b, index: 1 },
+        { view: a, index: 2 },
+      ],
+      views: [
+        {
+          view: a,
+          rows: [fresh([1, 2, 3]), old([4, null, 6]), fresh([7, 8, null])],
+          sources: ['l1', 'l2', 'l1'],
+        },
+        {
+          view: b,
+          rows: [fresh([0.5, 9]), { eventTime: 0, values: undefined, writtenAt: NOW }, old([null, null])],
+          sources: ['l1', 'none', 'l2'],
+        },
+      ],
+      entities: 3,
+      now: NOW,
+    };
+    const res = GetFeatures.responseDeserialize(encodeGetFeaturesResponse(result)) as Decoded;
+    expect(res.features.map((f) => f.name)).toEqual(['b:p', 'a:z', 'a:y', 'b:q', 'a:z']);
+    const [bp, az, ay, bq, az2] = res.features as FeatureValues[];
+    expect(bp?.float64_values).toEqual([0.5, 0, 0]);
+    expect(bp?.statuses).toEqual([1, 3, 4]);
+    expect(az?.float32_values).toEqual([3, 6, 0]);
+    expect(az?.statuses).toEqual([1, 4, 2]);
+    expect(ay?.float64_values).toEqual([2, 0, 8]);
+    expect(ay?.statuses).toEqual([1, 4, 1]);
+    expect(bq?.int32_values).toEqual([9, 0, 0]);
+    expect(bq?.statuses).toEqual([1, 3, 4]);
+    expect(az2).toEqual(az);
+  });
 });
