@@ -5,18 +5,34 @@ import type { FeatureWriter } from '../features/put_features.js';
 import type { UnaryHandler } from './unary.js';
 import { decodeBounded } from './wire/bounded_decode.js';
 import { encodeGetFeaturesResponse } from './wire/features_response.js';
-import { decodeGetFeaturesRequest } from './wire/get_features_request.js';
+import { decodeGetFeaturesRequest, type GetFeaturesCall } from './wire/get_features_request.js';
 
 interface EntityKeysWire {
   readonly columns: readonly EntityColumnWire[];
 }
 
+/**
+ * GetFeatures. A call L1 answers in full is answered synchronously (`now`),
+ * as Predict's are; every other goes the asynchronous way, reusing the
+ * decoding.
+ */
 export function getFeaturesHandler(reader: FeatureReader): UnaryHandler {
-  return async (bytes, ctx) => {
-    const req = decodeGetFeaturesRequest(bytes);
+  const decoded = new WeakMap<Buffer, GetFeaturesCall>();
+  const handler: UnaryHandler = async (bytes, ctx) => {
+    const req = decoded.get(bytes) ?? decodeGetFeaturesRequest(bytes);
     const result = await reader.get(req.features, req.entities, ctx.signal);
     return encodeGetFeaturesResponse(result);
   };
+  handler.now = (bytes) => {
+    const req = decodeGetFeaturesRequest(bytes);
+    const result = reader.getNow(req.features, req.entities);
+    if (result === undefined) {
+      decoded.set(bytes, req);
+      return undefined;
+    }
+    return encodeGetFeaturesResponse(result);
+  };
+  return handler;
 }
 
 export function putFeaturesHandler(writer: FeatureWriter): UnaryHandler {

@@ -79,6 +79,14 @@ export interface ViewPlumbing {
    */
   readonly fallbacks: WeakMap<FeatureRow, Tier>;
 }
+interface PreparedCall {
+  readonly refs: readonly FeatureRef[];
+  readonly views: readonly FeatureView[];
+  readonly rows: EntityRows;
+  readonly hashes: readonly string[];
+  readonly now: number;
+}
+
 // References in one call: a whole view counts as one.
 const MAX_REFS = 1000;
 
@@ -147,27 +155,70 @@ export class FeatureReader {
     signal: AbortSignal,
     options: { readonly lookup?: boolean } = {},
   ): Promise<GetFeaturesResult> {
+    const call = this.#prepare(refNames, columns);
+    const { views, rows, hashes, now } = call;
+    if (options.lookup !== false) for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
+    const jobs = views.map((view) => this.#job(view, rows, hashes, now, signal));
+    const results = await this.#deps.engine.runAll(jobs.map((j) => j.job as unknown as RowJob<object>));
+    return this.#answer(
+      call,
+      views.map((view, n) => {
+        const result = results[n] as { values: FeatureRow[]; sources: RowSource[] };
+        const { fallbacks } = this.plumbing(view);
+        const sources = result.values.map((row, i): FeatureSource => {
+          if (row.values === undefined) return 'none';
+          const s = result.sources[i] as RowSource;
+          return s === 'computed' ? (fallbacks.get(row) ?? 'origin') : s;
+        });
+        return { view, rows: result.values, sources };
+      }),
+    );
+  }
+
+  /**
+   * get's answer when L1 holds every row of every view asked for (fresh
+   * enough, for a view with an origin, that the origin is not asked), or
+   * undefined, having counted nothing: the synchronous answer of a call L1
+   * covers, with no cancellation signal, timer or promise set up for it. It
+   * does what get does before its first wait (get hashes every row without
+   * yielding too), so it holds up the event loop no longer. Errors in the
+   * request are thrown as get throws them.
+   */
+  getNow(refNames: readonly string[], columns: readonly EntityColumnWire[]): GetFeaturesResult | undefined {
+    const call = this.#prepare(refNames, columns);
+    const { views, rows, hashes, now } = call;
+    const found = this.#deps.engine.allFromL1(
+      views.map((view) => {
+        const { kind, origin } = this.plumbing(view);
+        const keys = this.keys(view, rows, hashes);
+        if (origin === undefined) return { kind, keys };
+        return { kind, keys, accept: (row: object) => !isStale(row as FeatureRow, view.maxAgeMs, now) };
+      }),
+    );
+    if (found === undefined) return undefined;
+    for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
+    return this.#answer(
+      call,
+      views.map((view, n) => {
+        const values = found[n] as FeatureRow[];
+        const sources = values.map((row): FeatureSource => (row.values === undefined ? 'none' : 'l1'));
+        return { view, rows: values, sources };
+      }),
+    );
+  }
+
+  /** What get and getNow read before any lookup: references, entity rows and their hashes, the time. */
+  #prepare(refNames: readonly string[], columns: readonly EntityColumnWire[]): PreparedCall {
     const { refs, views } = this.#resolve(refNames);
     const first = views[0] as FeatureView;
     const rows = entityRows(first.joinKeys, columns, this.#deps.maxEntityRows);
     this.#checkAnswerSize(refs, rows.count);
-    const now = this.#deps.now();
-    const hashes = this.hashes(rows);
-    if (options.lookup !== false) for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
-    const jobs = views.map((view) => this.#job(view, rows, hashes, now, signal));
-    const results = await this.#deps.engine.runAll(jobs.map((j) => j.job as unknown as RowJob<object>));
-    const out = views.map((view, n) => {
-      const result = results[n] as { values: FeatureRow[]; sources: RowSource[] };
-      const { fallbacks } = this.plumbing(view);
-      const sources = result.values.map((row, i): FeatureSource => {
-        if (row.values === undefined) return 'none';
-        const s = result.sources[i] as RowSource;
-        return s === 'computed' ? (fallbacks.get(row) ?? 'origin') : s;
-      });
-      this.#observe(view, result.values, sources, now);
-      return { view, rows: result.values, sources };
-    });
-    return { refs, views: out, entities: rows.count, now };
+    return { refs, views, rows, hashes: this.hashes(rows), now: this.#deps.now() };
+  }
+
+  #answer(call: PreparedCall, views: ViewResult[]): GetFeaturesResult {
+    for (const v of views) this.#observe(v.view, v.rows, v.sources, call.now);
+    return { refs: call.refs, views, entities: call.rows.count, now: call.now };
   }
 
   #job(view: FeatureView, rows: EntityRows, hashes: readonly string[], now: number, signal: AbortSignal) {
