@@ -224,7 +224,9 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     models,
     engine,
     runs,
-    hasher,
+    // Short rows are remembered by their bytes in the key memo (predict/row_keys.ts):
+    // remembering their hashes too would hold each row twice.
+    hasher: plainHasher,
     keyMemo,
     keyPrefix: config.keyPrefix,
     maxBatchRows: config.maxBatchRows,

@@ -1,9 +1,8 @@
 import type { KeyHasher } from './keys.js';
 
 // Inputs of at most this many bytes are remembered: entity keys (an int64
-// id is 9 bytes) and rows of small models (an iris row and its header are
-// about 40); larger rows are rarely repeated byte for byte and cost more to
-// remember than to hash.
+// id is 9 bytes, a composite key a few dozen). Longer inputs are rarely
+// repeated byte for byte and cost more to remember than to hash.
 const MAX_INPUT_BYTES = 64;
 // About 3 MB at most: each entry holds a string of the input (up to 64
 // bytes) and the 32-digit hash.
@@ -13,10 +12,13 @@ const latin1 = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number,
 
 /**
  * `hasher`, remembering the hashes of the last HASH_MEMO_ENTRIES distinct
- * short inputs it saw. Each hash of an entity key was a native call of about
- * 0.3 µs, a third of what a GetFeatures call of 1,000 entities from L1 cost
- * in this process; a remembered one is a string and a Map lookup, a third of
- * that. The inputs an L1 hit hashes are by definition ones seen recently.
+ * short inputs it saw: the entity keys of feature lookups, whose hashes
+ * popularity counts and whose keys the key memo remembers by hash
+ * (cache/key_memo.ts; a prediction row's key is remembered by its bytes
+ * there, so predictions hash with the plain hasher). Each hash of an entity
+ * key was a native call of about 0.3 µs, a third of what a GetFeatures call
+ * of 1,000 entities from L1 cost in this process; a remembered one is a
+ * string and a Map lookup, a third of that. The inputs an L1 hit hashes are by definition ones seen recently.
  * When full it starts over (no per-entry bookkeeping on the hot path); the
  * hashes are a pure function of the bytes, so a remembered one is never
  * wrong. Not for the bulk loader, whose keys never repeat.

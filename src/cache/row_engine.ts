@@ -1,13 +1,6 @@
 import type { CacheKind } from './kind.js';
 import { SingleFlight, waitUnlessAborted } from './single_flight.js';
-import {
-  type Batch,
-  type Hit,
-  type Tier,
-  type TieredCache,
-  UNREACHABLE,
-  type Unreachable,
-} from './tiered.js';
+import { type Hit, type Tier, type TieredCache, UNREACHABLE, type Unreachable } from './tiered.js';
 
 /** Where one row's value came from. */
 export type RowSource = Tier | 'computed';
@@ -64,11 +57,6 @@ export class RowEngine {
     accept?: (value: V, key: string, tier: Tier) => boolean,
   ): V[] | undefined {
     return this.#cache.allFromL1(kind, keys, accept);
-  }
-
-  /** fromL1 for several jobs' rows at once (TieredCache.allFromL1OfKinds): all of them, or undefined. */
-  allFromL1(batches: readonly Batch[]): object[][] | undefined {
-    return this.#cache.allFromL1OfKinds(batches);
   }
 
   /**

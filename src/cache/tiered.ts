@@ -174,27 +174,6 @@ export class TieredCache {
     return values;
   }
 
-  /**
-   * allFromL1 for several batches (the views of one GetFeatures call): the
-   * values of every batch, or undefined unless L1 holds all of them; counted
-   * only when it answers, as allFromL1 is.
-   */
-  allFromL1OfKinds(batches: readonly Batch[]): object[][] | undefined {
-    if (!this.#l1Readable()) return undefined;
-    const out: object[][] = [];
-    for (const b of batches) {
-      const accept = b.accept;
-      const values = this.#storeOf(b.kind).getAll(
-        b.keys,
-        accept === undefined ? undefined : (value, key) => accept.call(b, value, key, 'l1'),
-      );
-      if (values === undefined) return undefined;
-      out.push(values);
-    }
-    for (const b of batches) this.#count(b.kind.id, 'l1', 'hit', b.keys.length);
-    return out;
-  }
-
   /** One answer per key, in order; undefined for a miss in both tiers. */
   async getMany<V extends object>(
     kind: CacheKind<V>,

@@ -176,35 +176,32 @@ export class FeatureReader {
   }
 
   /**
-   * get's answer when L1 holds every row of every view asked for (fresh
+   * get's answer when L1 holds every row of the one view asked for (fresh
    * enough, for a view with an origin, that the origin is not asked), or
    * undefined, having counted nothing: the synchronous answer of a call L1
    * covers, with no cancellation signal, timer or promise set up for it. It
    * does what get does before its first wait (get hashes every row without
    * yielding too), so it holds up the event loop no longer. Errors in the
-   * request are thrown as get throws them.
+   * request are thrown as get throws them. A call of several views goes the
+   * asynchronous way: L1 counts and traces a lookup of all of a view's rows
+   * when it answers, and a later view's miss would have the first view's
+   * rows looked up, counted and traced again.
    */
   getNow(refNames: readonly string[], columns: readonly EntityColumnWire[]): GetFeaturesResult | undefined {
     const call = this.#prepare(refNames, columns);
     const { views, rows, hashes, now } = call;
-    const found = this.#deps.engine.allFromL1(
-      views.map((view) => {
-        const { kind, origin } = this.plumbing(view);
-        const keys = this.keys(view, rows, hashes);
-        if (origin === undefined) return { kind, keys };
-        return { kind, keys, accept: (row: object) => !isStale(row as FeatureRow, view.maxAgeMs, now) };
-      }),
+    if (views.length !== 1) return undefined;
+    const view = views[0] as FeatureView;
+    const { kind, origin } = this.plumbing(view);
+    const values = this.#deps.engine.fromL1(
+      kind,
+      this.keys(view, rows, hashes),
+      origin === undefined ? undefined : (row) => !isStale(row, view.maxAgeMs, now),
     );
-    if (found === undefined) return undefined;
-    for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
-    return this.#answer(
-      call,
-      views.map((view, n) => {
-        const values = found[n] as FeatureRow[];
-        const sources = values.map((row): FeatureSource => (row.values === undefined ? 'none' : 'l1'));
-        return { view, rows: values, sources };
-      }),
-    );
+    if (values === undefined) return undefined;
+    this.#deps.onLookup?.(view, hashes, rows);
+    const sources = values.map((row): FeatureSource => (row.values === undefined ? 'none' : 'l1'));
+    return this.#answer(call, [{ view, rows: values, sources }]);
   }
 
   /** What get and getNow read before any lookup: references, entity rows and their hashes, the time. */

@@ -120,24 +120,25 @@ describe('GetFeatures answered from L1 synchronously (FeatureReader.getNow)', ()
     expect(now?.refs).toEqual(later.refs);
   });
 
-  it('answers nothing, and counts nothing, when one row of one view is not in L1', async () => {
+  it('answers nothing, and counts nothing, when a row is not in L1, or when the call names several views', async () => {
     const a = viewOf('a', HOUR);
     const b = viewOf('b', HOUR);
     const f = await features([a, b]);
     await f.put(a, ['e1', 'e2'], Date.now());
-    await f.put(b, ['e1'], Date.now());
+    await f.put(b, ['e1', 'e2'], Date.now());
     const before = await f.l1Hits();
     expect(f.reader.getNow(['a'], column(['e1', 'e2', 'e3']))).toBeUndefined();
-    // Every row of a in L1, one of b's not: no answer for either view.
+    // Every row of both views in L1: left to the asynchronous way all the same (see getNow).
     expect(f.reader.getNow(['a', 'b'], column(['e1', 'e2']))).toBeUndefined();
     expect(await f.l1Hits()).toBe(before);
     expect(f.lookups).toEqual([]);
-    // The asynchronous way answers them, e2 of b as NOT_FOUND.
+    // The asynchronous way answers them, counting each row's lookup once.
     const res = await f.reader.get(['a', 'b'], column(['e1', 'e2']), signal);
     expect(res.views.map((v) => v.sources)).toEqual([
       ['l1', 'l1'],
-      ['l1', 'none'],
+      ['l1', 'l1'],
     ]);
+    expect(await f.l1Hits()).toBe(before + 4);
   });
 
   it('leaves a row past max_age of a view with an origin to the asynchronous way, which asks the origin', async () => {
