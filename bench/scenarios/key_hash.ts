@@ -1,9 +1,18 @@
-import { createKeyHasher, type KeyHasher } from '../../src/cache/keys.js';
+import { rememberingHasher } from '../../src/cache/hash_memo.js';
+import { KeyMemo } from '../../src/cache/key_memo.js';
+import { cacheKey, createKeyHasher, type KeyHasher } from '../../src/cache/keys.js';
+import { TinyLfuStore } from '../../src/cache/tiny_lfu.js';
+import { type KeyContext, ROWS_PER_SLICE_MAX, rowKeysNow } from '../../src/predict/row_keys.js';
+import { DType } from '../../src/tensor/dtypes.js';
+import type { HostTensor } from '../../src/tensor/host_tensor.js';
 import type { ScenarioResult } from '../lib/report.js';
 import { mulberry32, randomFloats } from '../lib/rows.js';
 
 const ROWS = 4096;
 const ROUNDS = 5;
+// Rows looked up again per call, as a GetFeatures or Predict of 1,000 rows from L1 would.
+const LOOKUP_ROWS = 1000;
+const LOOKUP_CALLS = 200;
 
 /**
  * What a collision-resistant key costs: the same canonical rows hashed with
@@ -33,6 +42,7 @@ export async function keyHash(): Promise<ScenarioResult> {
       phases[`${hashName}, ${rowName} row`] = { nsPerRow: best, rowBytes: bytes };
     }
   }
+  Object.assign(phases, keyAndLookup());
   const ns = (name: string) => Number(phases[name]?.nsPerRow);
   return {
     name: 'key_hash',
@@ -42,8 +52,87 @@ export async function keyHash(): Promise<ScenarioResult> {
       'hmac/xxh3, iris row': { value: ns('hmac-sha256-128, iris row') / ns('xxh3-128, iris row') },
       'hmac/xxh3, heavy row': { value: ns('hmac-sha256-128, heavy row') / ns('xxh3-128, heavy row') },
       'keyed xxh3/xxh3, heavy row': { value: ns('xxh3-128 + secret, heavy row') / ns('xxh3-128, heavy row') },
+      'key remembered/key built, iris row to L1 hit': {
+        value: ns(`${IRIS_REMEMBERED}, to L1 hit`) / ns(`${IRIS_BUILT}, to L1 hit`),
+      },
+      'key remembered/key built, entity key to L1 hit': {
+        value: ns(`${ENTITY_REMEMBERED}, to L1 hit`) / ns(`${ENTITY_BUILT}, to L1 hit`),
+      },
     },
     phases,
-    notes: ['Includes turning the 128-bit digest into the 32-hex-digit key suffix.'],
+    notes: [
+      'Includes turning the 128-bit digest into the 32-hex-digit key suffix.',
+      `"to L1 hit": ${LOOKUP_CALLS} lookups of the same ${LOOKUP_ROWS} rows, each row's key made and looked up in an L1 store (W-TinyLFU) that holds it; best of ${ROUNDS} rounds, per row. ${IRIS_BUILT}: the hash remembered by the row's bytes and the key built from it, as the sidecar did before the key memo; ${IRIS_REMEMBERED}: the key remembered by the row's bytes (cache/key_memo.ts), nothing hashed. ${ENTITY_BUILT} / ${ENTITY_REMEMBERED}: an int64 entity key's hash remembered, then its key built, or remembered by that hash (GetFeatures).`,
+    ],
   };
+}
+
+const IRIS_BUILT = 'iris row, hash remembered, key built';
+const IRIS_REMEMBERED = 'iris row, key remembered';
+const ENTITY_BUILT = 'entity key, hash remembered, key built';
+const ENTITY_REMEMBERED = 'entity key, key remembered';
+
+/**
+ * What it costs to go from a row to its L1 hit: the key made (hashed and
+ * built, or remembered) and looked up, for rows hit again and again.
+ */
+function keyAndLookup(): Record<string, { nsPerRow: number; rowBytes: number }> {
+  const rng = mulberry32(0x6b6d);
+  const hasher = createKeyHasher('xxh3-128', '');
+  const scope = 'ic:p:iris:1:g0.0:';
+  const iris: [string, HostTensor][] = [
+    ['features', { dtype: DType.FLOAT32, dims: [LOOKUP_ROWS, 4], data: randomFloats(rng, LOOKUP_ROWS * 4) }],
+  ];
+  const built: KeyContext = { scope, hasher: rememberingHasher(hasher), digest: Buffer.alloc(32, 7) };
+  const remembered: KeyContext = { ...built, hasher, memo: new KeyMemo() };
+  // Rows in slices, as the synchronous path takes them.
+  const slices = Array.from({ length: Math.ceil(LOOKUP_ROWS / ROWS_PER_SLICE_MAX) }, (_, i) => {
+    const from = i * ROWS_PER_SLICE_MAX;
+    const n = Math.min(ROWS_PER_SLICE_MAX, LOOKUP_ROWS - from);
+    const data = (iris[0] as [string, HostTensor])[1].data.subarray(from * 16, (from + n) * 16);
+    return {
+      n,
+      inputs: [['features', { dtype: DType.FLOAT32, dims: [n, 4], data }]] as [string, HostTensor][],
+    };
+  });
+  const irisKeys = (ctx: KeyContext) => slices.flatMap((sl) => rowKeysNow(ctx, sl.inputs, sl.n));
+  const entities = Array.from({ length: LOOKUP_ROWS }, (_, i) => {
+    const b = Buffer.alloc(9);
+    b[0] = 1;
+    b.writeBigInt64LE(BigInt(1_000_000 + i * 7919), 1);
+    return b;
+  });
+  const entityHasher = rememberingHasher(hasher);
+  const entityScope = 'ic:f:view:g0:';
+  const memo = new KeyMemo();
+  const entityKeys = (remember: boolean) => {
+    const key = remember ? memo.scoped(entityScope) : (h: string) => cacheKey(entityScope, h);
+    return entities.map((e) => key(entityHasher(e)));
+  };
+  const cases: Record<string, { keys: () => string[]; rowBytes: number }> = {
+    [IRIS_BUILT]: { keys: () => irisKeys(built), rowBytes: 16 },
+    [IRIS_REMEMBERED]: { keys: () => irisKeys(remembered), rowBytes: 16 },
+    [ENTITY_BUILT]: { keys: () => entityKeys(false), rowBytes: 9 },
+    [ENTITY_REMEMBERED]: { keys: () => entityKeys(true), rowBytes: 9 },
+  };
+  const out: Record<string, { nsPerRow: number; rowBytes: number }> = {};
+  for (const [name, c] of Object.entries(cases)) {
+    const store = new TinyLfuStore<object>({ maxBytes: 64 * 1024 * 1024 });
+    const value = {};
+    for (const key of c.keys()) store.set(key, value, 100, 3_600_000);
+    let hits = 0;
+    const call = () => {
+      for (const key of c.keys()) if (store.get(key) !== undefined) hits++;
+    };
+    for (let i = 0; i < LOOKUP_CALLS; i++) call(); // Warm-up.
+    let best = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < ROUNDS; round++) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < LOOKUP_CALLS; i++) call();
+      best = Math.min(best, Number(process.hrtime.bigint() - start) / (LOOKUP_CALLS * LOOKUP_ROWS));
+    }
+    if (hits !== (ROUNDS + 1) * LOOKUP_CALLS * LOOKUP_ROWS) throw new Error(`${name}: ${hits} hits`);
+    out[`${name}, to L1 hit`] = { nsPerRow: best, rowBytes: c.rowBytes };
+  }
+  return out;
 }

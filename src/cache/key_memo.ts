@@ -20,8 +20,9 @@ const KEY_MEMO_ENTRIES = 65_536;
  * again gets the very string it got last time. That string's hash code is
  * already computed and it is flat, so the L1 lookup it feeds is a cheap Map
  * probe; a key built anew is a cons string L1's Map must flatten and hash
- * (~70 characters) on every lookup. Measured per row of a 1,000-row lookup,
- * from the hash to the L1 hit: 630 ns with the key built, 180 ns remembered.
+ * (~70 characters) on every lookup. The key_hash benchmark times a row's way
+ * to its L1 hit both ways (remembered/built: 0.42 for an iris row, 0.55 for
+ * an entity key).
  *
  * The context is what the key depends on besides the input: a key scope
  * when the input is a hash (`scoped`), or a scope and the fixed part of the
