@@ -200,6 +200,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     hasher,
     writeHasher: plainHasher,
     keyMemo,
+    door,
     keyPrefix: config.keyPrefix,
     maxEntityRows: config.maxEntityRows,
     maxAnswerBytes: config.maxMessageBytes,

@@ -26,6 +26,13 @@ export interface RowJob<V> {
   readonly store: boolean;
   /** Of the computed values, which to store (all by default): a stale fallback, say, is served but not stored again. */
   readonly storeIf?: (value: V) => boolean;
+  /**
+   * Writes the computed values to L2 in place of the plain background write:
+   * a feature row from an origin must not replace a newer row written
+   * meanwhile, so it goes through the newer-wins script. Called in the
+   * background; it must not throw.
+   */
+  readonly writeL2?: (keys: readonly string[], values: readonly V[]) => void;
   readonly signal: AbortSignal;
 }
 
@@ -73,7 +80,7 @@ export class RowEngine {
     const free = rows.filter((r) => this.#flight.pending(job.keys[r] as string) === undefined);
     if (free.length === 0) return Promise.resolve({ rows: 0, failed: false });
     const values = new Array<V | undefined>(job.keys.length);
-    return this.#compute(job, free, values, new Set()).then(
+    return this.#compute(job, free, values, new Set(), this.#cache.l1Changes(job.kind)).then(
       () => ({ rows: free.length, failed: false }),
       () => ({ rows: free.length, failed: true }),
     );
@@ -90,18 +97,24 @@ export class RowEngine {
    */
   async runAll(jobs: readonly RowJob<object>[]): Promise<RowResult<object>[]> {
     const signal = jobs[0]?.signal;
+    // Before the lookups: a row written to L1 after this is newer than what
+    // the lookups found missing, and what is computed for it must not replace it.
+    const changes = jobs.map((j) => this.#cache.l1Changes(j.kind));
     const hits = await this.#cache.getManyOfKinds(
       jobs.map((j) => ({ kind: j.kind, keys: j.keys, ...(j.accept ? { accept: j.accept } : {}) })),
       signal,
     );
     return Promise.all(
-      jobs.map((job, n) => this.#finish(job, hits[n] as (Hit<object> | Unreachable | undefined)[])),
+      jobs.map((job, n) =>
+        this.#finish(job, hits[n] as (Hit<object> | Unreachable | undefined)[], changes[n] as number),
+      ),
     );
   }
 
   async #finish<V extends object>(
     job: RowJob<V>,
     hits: readonly (Hit<V> | Unreachable | undefined)[],
+    changes: number,
   ): Promise<RowResult<V>> {
     const { keys, signal } = job;
     const values = new Array<V | undefined>(keys.length);
@@ -144,7 +157,7 @@ export class RowEngine {
         );
     }
     try {
-      if (toCompute.length > 0) await this.#compute(job, toCompute, values, unreachable);
+      if (toCompute.length > 0) await this.#compute(job, toCompute, values, unreachable, changes);
     } finally {
       await Promise.allSettled(waits);
     }
@@ -155,6 +168,7 @@ export class RowEngine {
         retry.sort((a, b) => a - b),
         values,
         unreachable,
+        changes,
       );
     for (let r = 0; r < keys.length; r++) {
       if (values[r] === undefined) values[r] = values[firstRow.get(keys[r] as string) as number];
@@ -162,12 +176,19 @@ export class RowEngine {
     return { values: values as V[], sources };
   }
 
-  /** Claims the rows' keys, computes them in one batch, settles the claims, stores the values. */
+  /**
+   * Claims the rows' keys, computes them in one batch, settles the claims,
+   * stores the values: in L1 only if no writer or invalidation changed the
+   * kind's L1 since `changes` was read (what they wrote may be newer than
+   * what was computed: an entity written while it was being found missing,
+   * a row the origin answered with an older event time), and in L2.
+   */
   async #compute<V extends object>(
     job: RowJob<V>,
     rows: number[],
     values: (V | undefined)[],
     unreachable: ReadonlySet<number>,
+    changes: number,
   ): Promise<void> {
     const keys = rows.map((r) => job.keys[r] as string);
     const claim = this.#flight.claim(keys);
@@ -186,14 +207,15 @@ export class RowEngine {
       claim.resolve(keys[j] as string, computed[j]);
     }
     if (!job.store) return;
-    if (job.storeIf === undefined) this.#cache.setMany(job.kind, keys, computed);
-    else {
+    let storeKeys: readonly string[] = keys;
+    let storeValues: readonly V[] = computed;
+    if (job.storeIf !== undefined) {
       const keep = computed.flatMap((v, j) => (job.storeIf?.(v) ? [j] : []));
-      this.#cache.setMany(
-        job.kind,
-        keep.map((j) => keys[j] as string),
-        keep.map((j) => computed[j] as V),
-      );
+      storeKeys = keep.map((j) => keys[j] as string);
+      storeValues = keep.map((j) => computed[j] as V);
     }
+    const l1 = this.#cache.l1Changes(job.kind) === changes;
+    this.#cache.setMany(job.kind, storeKeys, storeValues, { l1, l2: job.writeL2 === undefined });
+    if (job.writeL2 !== undefined && storeKeys.length > 0) job.writeL2(storeKeys, storeValues);
   }
 }

@@ -290,21 +290,34 @@ export class TieredCache {
     return outs;
   }
 
-  /** Stores in L1 now and, unless `l1Only`, in L2 in the background (bounded). */
+  /**
+   * How many times the kind's L1 entries were written or dropped by a writer
+   * or an invalidation (L1Cache.changes): a value computed from a lookup made
+   * before this moved may be older than what L1 holds now.
+   */
+  l1Changes(kind: CacheKind<object>): number {
+    return this.#l1.changes(kind.id);
+  }
+
+  /**
+   * Stores in L1 now (unless `to.l1` is false) and in L2 in the background
+   * (bounded; unless `to.l2` is false).
+   */
   setMany<V extends object>(
     kind: CacheKind<V>,
     keys: readonly string[],
     values: readonly V[],
-    l1Only = false,
+    to: { readonly l1?: boolean; readonly l2?: boolean } = {},
   ): void {
     const l1 = this.#storeOf(kind);
     const writes: Unframed[] = [];
-    const toL2 = !l1Only && this.#door.mode !== 'none';
+    const toL1 = to.l1 !== false;
+    const toL2 = to.l2 !== false && this.#door.mode !== 'none';
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
       const value = values[i] as V;
       const ttl = kind.ttl(value);
-      l1.set(key, value, ttl.l1Ms);
+      if (toL1) l1.set(key, value, ttl.l1Ms);
       if (!toL2 || ttl.l2Ms <= 0) continue;
       // Framed when sent (#sendQueued), not here: the caller's answer does not wait for it.
       writes.push({ kind: kind as CacheKind<object>, key, value, ttlMs: ttl.l2Ms });

@@ -104,6 +104,7 @@ export async function openFeatureStore(
     // Hashed and remembered as the sidecar does (app.ts), so a lookup here costs what it costs there.
     hasher: rememberingHasher(plainHasher),
     writeHasher: plainHasher,
+    door,
     keyPrefix: config.keyPrefix,
     maxEntityRows: config.maxEntityRows,
     l2Jitter: config.l2TtlJitter,

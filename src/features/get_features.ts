@@ -5,9 +5,11 @@ import type { RowEngine, RowJob, RowSource } from '../cache/row_engine.js';
 import type { Tier } from '../cache/tiered.js';
 import { InferCacheError, invalidArgument, limitExceeded, quote } from '../errors.js';
 import type { FeatureMetrics } from '../ops/metrics.js';
+import type { RedisDoor } from '../redis/door.js';
 import { type EntityColumnWire, type EntityRows, entityRows } from './entity_keys.js';
 import { type FeatureRow, featureRowKind } from './feature_row.js';
 import { type FeatureStatus, isStale, STATUS } from './freshness.js';
+import { NEWER_WINS, newerWinsCall } from './newer_wins.js';
 import { Origin, OriginError } from './origin.js';
 import type { FeatureView } from './view.js';
 
@@ -63,6 +65,12 @@ export interface FeaturesDeps {
   readonly now: () => number;
   /** The current generation of an invalidation scope ("f:<view>"); 0 when none moved it. */
   readonly generation: (scope: string) => number;
+  /**
+   * Where rows an origin answered are written to L2: through the newer-wins
+   * script (newer_wins.ts), so a row put while the origin was being asked,
+   * with a later event time, is never replaced by the origin's older one.
+   */
+  readonly door: Pick<RedisDoor, 'mode' | 'evalMany'>;
   /** Told of every lookup by entity: the view, each row's key hash and its join values (popularity). */
   readonly onLookup?: (view: FeatureView, hashes: readonly string[], rows: EntityRows) => void;
 }
@@ -233,6 +241,8 @@ export class FeatureReader {
       ...(origin === undefined
         ? {}
         : {
+            writeL2: (keys: readonly string[], rows: readonly FeatureRow[]) =>
+              this.#writeOriginRows(kind, keys, rows),
             accept: (row: FeatureRow, key: string, tier: Tier) => {
               if (!isStale(row, view.maxAgeMs, now)) return true;
               stale.set(key, { row, tier });
@@ -275,6 +285,22 @@ export class FeatureReader {
       },
     };
     return { job, stale };
+  }
+
+  /** Rows an origin answered, to L2 through newer-wins (NOT_FOUND memories stay in L1: their L2 ttl is 0). */
+  #writeOriginRows(kind: CacheKind<FeatureRow>, keys: readonly string[], rows: readonly FeatureRow[]): void {
+    const { door } = this.#deps;
+    if (door.mode === 'none') return;
+    const calls = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as FeatureRow;
+      const ttlMs = kind.ttl(row).l2Ms;
+      if (ttlMs > 0) calls.push(newerWinsCall(kind, keys[i] as string, row, ttlMs));
+    }
+    if (calls.length === 0) return;
+    // The door answers a failed command as its outcome, counted per command
+    // (infercache_redis_*); a row not stored is asked of the origin again.
+    void this.#deps.door.evalMany('features_origin', NEWER_WINS, calls).catch(() => {});
   }
 
   /**

@@ -7,12 +7,15 @@ import type { RedisCall, RedisReply, RedisTransport } from './transport.js';
  * - replyErrors: the round trip resolves, every command inside failed
  *   (ioredis's pipeline shape for OOM, READONLY, per-command timeouts)
  * - delay: the answer comes, late
+ * - late: the commands run at once, their answer comes late (a reply still
+ *   on its way while other calls change what it read)
  * - hang: no answer, ever (a stalled server)
  */
 export type ChaosFault =
   | { readonly kind: 'throw'; readonly error: Error }
   | { readonly kind: 'replyErrors'; readonly error: Error }
   | { readonly kind: 'delay'; readonly ms: number }
+  | { readonly kind: 'late'; readonly ms: number }
   | { readonly kind: 'hang' };
 
 /** A transport that passes through to a real one until a fault is injected. */
@@ -62,6 +65,11 @@ export class ChaosTransport implements RedisTransport {
       case 'delay':
         await new Promise((resolve) => setTimeout(resolve, fault.ms));
         return this.#inner.exec(node, calls);
+      case 'late': {
+        const replies = await this.#inner.exec(node, calls);
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return replies;
+      }
       case 'hang':
         return new Promise<never>(() => {});
     }

@@ -62,6 +62,7 @@ async function features(views: FeatureView[]) {
   const reader = new FeatureReader({
     ...common,
     engine: new RowEngine(cache),
+    door: d.door,
     hasher: createKeyHasher('xxh3-128', ''),
     keyPrefix: `now-${randomBytes(4).toString('hex')}`,
     l2Jitter: 0,

@@ -34,6 +34,7 @@ async function features(view: FeatureView, jitter: number) {
   const reader = new FeatureReader({
     ...common,
     engine: new RowEngine(cache),
+    door: d.door,
     hasher: createKeyHasher('xxh3-128', ''),
     keyPrefix,
     l2Jitter: jitter,

@@ -21,6 +21,7 @@ describe('keys of rows being written', () => {
     const deps: FeaturesDeps = {
       views: () => new Map([[view.name, view]]),
       engine: undefined as unknown as RowEngine,
+      door: { mode: 'none', evalMany: async () => [] },
       hasher,
       ...(writeHasher === undefined ? {} : { writeHasher }),
       keyPrefix: 'wk',

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeyHasher } from '../../src/cache/keys.js';
+import { L1Cache } from '../../src/cache/l1.js';
+import { RowEngine } from '../../src/cache/row_engine.js';
+import { TieredCache } from '../../src/cache/tiered.js';
+import type { EntityColumnWire } from '../../src/features/entity_keys.js';
+import { FeatureReader } from '../../src/features/get_features.js';
+import { FeatureWriter } from '../../src/features/put_features.js';
+import { type FeatureView, toFeatureView } from '../../src/features/view.js';
+import { openDoor, sleep } from '../helpers/door.js';
+import { json, type OriginServer, startOriginServer } from '../helpers/origin_server.js';
+import { sharedRedisUrl } from '../helpers/shared_redis.js';
+
+// A row written while a lookup of the same entity is on its way (found
+// missing in Redis, or being asked of the view's origin) is newer than what
+// that lookup brings back: neither this sidecar's L1 nor Redis may end up
+// holding the lookup's answer in its place.
+
+const closers: (() => Promise<unknown>)[] = [];
+let origin: OriginServer;
+beforeAll(async () => {
+  origin = await startOriginServer();
+  closers.push(() => origin.close());
+});
+afterAll(async () => {
+  for (const close of closers) await close();
+});
+
+const viewOf = (name: string, withOrigin: boolean) =>
+  toFeatureView(
+    {
+      name,
+      entities: [{ name: 'id', type: 'string' }],
+      features: [{ name: 'n', type: 'int32' }],
+      max_age: 3_600_000,
+      // Long enough that a NOT_FOUND kept in L1 would still be served at the end of a test.
+      not_found_ttl: 60_000,
+      ...(withOrigin
+        ? {
+            origin: {
+              url: origin.url(name),
+              timeout: 5000,
+              concurrency: 1,
+              max_batch: 10,
+              serve_stale_on_error: false,
+            },
+          }
+        : {}),
+    },
+    { l1TtlMs: 60_000, notFoundTtlMs: 60_000 },
+  );
+
+/** A sidecar's reader and writer (one L1) on the shared Redis, under `keyPrefix`. */
+async function sidecar(view: FeatureView, keyPrefix: string) {
+  const d = await openDoor(sharedRedisUrl(), { timeoutMs: 5000 });
+  closers.push(() => d.close());
+  const l1 = new L1Cache(
+    { maxBytes: 1 << 24, shares: { p: 0, f: 1, e: 0 } },
+    d.metrics.cache,
+    d.metrics.l1Sources,
+  );
+  const cache = new TieredCache(l1, d.door, { maxPendingWrites: 1000 }, d.metrics.cache);
+  const views = new Map([[view.name, view]]);
+  const common = { views: () => views, maxEntityRows: 100, metrics: d.metrics.features, now: Date.now };
+  const reader = new FeatureReader({
+    ...common,
+    engine: new RowEngine(cache),
+    door: d.door,
+    hasher: createKeyHasher('xxh3-128', ''),
+    keyPrefix,
+    l2Jitter: 0,
+    generation: () => 0,
+  });
+  const writer = new FeatureWriter({ ...common, reader, cache, announce: async () => {} });
+  const put = async (id: string, n: number, eventTime: number) => {
+    const res = await writer.put(
+      {
+        view: view.name,
+        entities: column([id]),
+        features: [
+          {
+            name: 'n',
+            type: 3,
+            dim: 0,
+            float32_values: [],
+            float64_values: [],
+            int32_values: [n],
+            int64_values: [],
+            bool_values: [],
+            bytes_values: [],
+            statuses: [],
+          },
+        ],
+        eventTimes: [eventTime],
+      },
+      new AbortController().signal,
+    );
+    expect(res.written).toBe(1);
+  };
+  const read = async (id: string) => {
+    const res = await reader.get([view.name], column([id]), new AbortController().signal);
+    const v = res.views[0];
+    return { n: v?.rows[0]?.values?.[0] ?? null, source: v?.sources[0] };
+  };
+  return { reader, put, read, chaos: d.chaos };
+}
+
+const column = (ids: string[]): EntityColumnWire[] => [{ name: 'id', string_values: ids, int64_values: [] }];
+const prefix = () => `race-${randomBytes(4).toString('hex')}`;
+
+describe('a row written while a lookup of its entity is on its way', () => {
+  it('is not replaced in L1 by the NOT_FOUND of a lookup that found it missing just before', async () => {
+    const view = viewOf('plain', false);
+    const s = await sidecar(view, prefix());
+    // The lookup's MGET runs at once and finds nothing; its answer arrives 300 ms later.
+    s.chaos.inject({ kind: 'late', ms: 300 });
+    const lookup = s.read('e1');
+    await sleep(100);
+    s.chaos.inject(undefined);
+    await s.put('e1', 7, Date.now());
+    // Begun before the write: NOT_FOUND is its honest answer.
+    expect(await lookup).toEqual({ n: null, source: 'none' });
+    // After it: the written row, from L1, not a NOT_FOUND remembered over it.
+    expect(await s.read('e1')).toEqual({ n: 7, source: 'l1' });
+  });
+
+  it("is not replaced, in Redis or in L1, by the origin's older row", async () => {
+    const view = viewOf('with_origin', true);
+    const keyPrefix = prefix();
+    const s = await sidecar(view, keyPrefix);
+    const now = Date.now();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    origin.route(view.name, async (req, res) => {
+      await gate;
+      json(res, { rows: req.entities.map(() => ({ event_time_ms: now - 60_000, features: { n: 1 } })) });
+    });
+    const lookup = s.read('e1');
+    await sleep(100); // The origin has been asked and is holding its answer.
+    await s.put('e1', 2, now);
+    release();
+    expect(await lookup).toEqual({ n: 1, source: 'origin' });
+    expect(await s.read('e1')).toEqual({ n: 2, source: 'l1' });
+    // What Redis holds, read by a sidecar with nothing in its L1, once the origin's row was sent.
+    await sleep(300);
+    const other = await sidecar(view, keyPrefix);
+    expect(await other.read('e1')).toEqual({ n: 2, source: 'l2' });
+  });
+});
