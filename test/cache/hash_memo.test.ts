@@ -44,15 +44,18 @@ describe('the remembering key hasher', () => {
     expect(calls.filter((c) => c === long.toString('hex'))).toHaveLength(3);
   });
 
-  it('holds at most its number of entries: past it, it starts over', () => {
+  it('holds at most its number of entries: past half of them, the older half goes, less what was used since', () => {
     const { hasher, calls } = counting(plain);
-    const remembering = rememberingHasher(hasher, 4);
+    const remembering = rememberingHasher(hasher, 4); // two generations of 2
     const input = (i: number) => Buffer.from([i]);
-    for (let i = 0; i < 4; i++) remembering(input(i));
     remembering(input(0));
-    expect(calls).toHaveLength(4);
-    remembering(input(4)); // the fifth distinct input: the memory starts over with it
+    remembering(input(1));
+    remembering(input(0)); // remembered
+    remembering(input(2)); // the newer generation was full: {0, 1} become the older one
+    remembering(input(0)); // found there, and carried forward
+    remembering(input(3)); // full again: {2, 0} older, {1} gone
+    remembering(input(1));
     remembering(input(0));
-    expect(calls).toEqual(['00', '01', '02', '03', '04', '00']);
+    expect(calls).toEqual(['00', '01', '02', '03', '01']);
   });
 });
