@@ -2,10 +2,10 @@ import type { EntityColumnWire } from '../features/entity_keys.js';
 import type { FeatureValuesWire } from '../features/feature_columns.js';
 import type { FeatureReader } from '../features/get_features.js';
 import type { FeatureWriter } from '../features/put_features.js';
-import type { UnaryHandler } from './unary.js';
+import { nowOrLater, type UnaryHandler } from './unary.js';
 import { decodeBounded } from './wire/bounded_decode.js';
 import { encodeGetFeaturesResponse } from './wire/features_response.js';
-import { decodeGetFeaturesRequest, type GetFeaturesCall } from './wire/get_features_request.js';
+import { decodeGetFeaturesRequest } from './wire/get_features_request.js';
 
 interface EntityKeysWire {
   readonly columns: readonly EntityColumnWire[];
@@ -13,26 +13,17 @@ interface EntityKeysWire {
 
 /**
  * GetFeatures. A call L1 answers in full is answered synchronously (`now`),
- * as Predict's are; every other goes the asynchronous way, reusing the
- * decoding.
+ * as Predict's are; every other goes the asynchronous way.
  */
 export function getFeaturesHandler(reader: FeatureReader): UnaryHandler {
-  const decoded = new WeakMap<Buffer, GetFeaturesCall>();
-  const handler: UnaryHandler = async (bytes, ctx) => {
-    const req = decoded.get(bytes) ?? decodeGetFeaturesRequest(bytes);
-    const result = await reader.get(req.features, req.entities, ctx.signal);
-    return encodeGetFeaturesResponse(result);
-  };
-  handler.now = (bytes) => {
-    const req = decodeGetFeaturesRequest(bytes);
-    const result = reader.getNow(req.features, req.entities);
-    if (result === undefined) {
-      decoded.set(bytes, req);
-      return undefined;
-    }
-    return encodeGetFeaturesResponse(result);
-  };
-  return handler;
+  return nowOrLater(
+    decodeGetFeaturesRequest,
+    (req) => {
+      const result = reader.getNow(req.features, req.entities);
+      return result === undefined ? undefined : encodeGetFeaturesResponse(result);
+    },
+    async (req, ctx) => encodeGetFeaturesResponse(await reader.get(req.features, req.entities, ctx.signal)),
+  );
 }
 
 export function putFeaturesHandler(writer: FeatureWriter): UnaryHandler {

@@ -6,8 +6,8 @@ import type {
 } from '../predict/entity_service.js';
 import type { PredictResult, PredictService } from '../predict/service.js';
 import { toWire } from './output_tensor.js';
-import type { UnaryHandler } from './unary.js';
-import { decodePredictRequest, type PredictCall } from './wire/predict_request.js';
+import { nowOrLater, type UnaryHandler } from './unary.js';
+import { decodePredictRequest } from './wire/predict_request.js';
 import { encodePredictResponse } from './wire/predict_response.js';
 
 // infercache.v1.RowSource and RowStatus numbers.
@@ -21,33 +21,27 @@ const STATUS_CODE: Record<RowStatus, number> = { ok: 1, entity_not_found: 2, fea
  * other goes through the asynchronous path, which reuses its decoding.
  */
 export function predictHandler(service: PredictService, byEntity: EntityPredictService): UnaryHandler {
-  // Requests `now` decoded but could not answer, for the asynchronous path.
-  const decoded = new WeakMap<Buffer, PredictCall>();
-  const handler: UnaryHandler = async (bytes, ctx) => {
-    const req = decoded.get(bytes) ?? decodePredictRequest(bytes);
-    const common = {
-      model: req.model,
-      version: req.version,
-      cache: req.cache,
-      deadline: ctx.deadline,
-      signal: ctx.signal,
-    };
-    const result =
-      req.entities === undefined
-        ? await service.predict({ ...common, inputs: req.inputs })
-        : await byEntity.predict({ ...common, entities: req.entities });
-    return respond(result, req.typedOutputs);
-  };
-  handler.now = (bytes) => {
-    const req = decodePredictRequest(bytes);
-    const result = req.entities === undefined && !req.typedOutputs ? service.predictNow(req) : undefined;
-    if (result === undefined) {
-      decoded.set(bytes, req);
-      return undefined;
-    }
-    return respond(result, false) as Buffer;
-  };
-  return handler;
+  return nowOrLater(
+    decodePredictRequest,
+    (req) => {
+      const result = req.entities === undefined && !req.typedOutputs ? service.predictNow(req) : undefined;
+      return result === undefined ? undefined : (respond(result, false) as Buffer);
+    },
+    async (req, ctx) => {
+      const common = {
+        model: req.model,
+        version: req.version,
+        cache: req.cache,
+        deadline: ctx.deadline,
+        signal: ctx.signal,
+      };
+      const result =
+        req.entities === undefined
+          ? await service.predict({ ...common, inputs: req.inputs })
+          : await byEntity.predict({ ...common, entities: req.entities });
+      return respond(result, req.typedOutputs);
+    },
+  );
 }
 
 function respond(result: PredictResult | EntityPredictResult, typedOutputs: boolean): unknown {

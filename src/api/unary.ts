@@ -17,6 +17,27 @@ export interface UnaryHandler {
   now?: (request: Buffer) => Buffer | undefined;
 }
 
+/**
+ * A handler that answers at once when `now` can, from the decoded request,
+ * and otherwise the asynchronous way (`later`), reusing that decoding.
+ */
+export function nowOrLater<Req extends object>(
+  decode: (bytes: Buffer) => Req,
+  now: (req: Req) => Buffer | undefined,
+  later: (req: Req, ctx: CallContext) => Promise<unknown>,
+): UnaryHandler {
+  // Requests `now` decoded but could not answer, for the asynchronous way.
+  const decoded = new WeakMap<Buffer, Req>();
+  const handler: UnaryHandler = async (bytes, ctx) => later(decoded.get(bytes) ?? decode(bytes), ctx);
+  handler.now = (bytes) => {
+    const req = decode(bytes);
+    const answer = now(req);
+    if (answer === undefined) decoded.set(bytes, req);
+    return answer;
+  };
+  return handler;
+}
+
 const OVERLOADED = new InferCacheError('E_OVERLOADED', 'too many calls in progress; retry later');
 
 /**

@@ -109,6 +109,12 @@ export class FeatureReader {
   readonly #deps: FeaturesDeps;
   readonly #plumbing = new WeakMap<FeatureView, ViewPlumbing>();
   readonly #keyMemo: KeyMemo;
+  // Calls getNow prepared (rows parsed and hashed) but could not answer, by
+  // their entity columns: get goes on with them rather than redo that work.
+  readonly #unanswered = new WeakMap<
+    readonly EntityColumnWire[],
+    { readonly refNames: readonly string[]; readonly call: PreparedCall }
+  >();
 
   constructor(deps: FeaturesDeps) {
     this.#deps = deps;
@@ -163,7 +169,13 @@ export class FeatureReader {
     signal: AbortSignal,
     options: { readonly lookup?: boolean } = {},
   ): Promise<GetFeaturesResult> {
-    const call = this.#prepare(refNames, columns);
+    // The handler gives get the very request getNow could not answer: what getNow prepared is reused.
+    const held = this.#unanswered.get(columns);
+    this.#unanswered.delete(columns);
+    const call =
+      held !== undefined && held.refNames === refNames
+        ? held.call
+        : this.#prepare(this.#resolve(refNames), columns);
     const { views, rows, hashes, now } = call;
     if (options.lookup !== false) for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
     const jobs = views.map((view) => this.#job(view, rows, hashes, now, signal));
@@ -196,9 +208,10 @@ export class FeatureReader {
    * rows looked up, counted and traced again.
    */
   getNow(refNames: readonly string[], columns: readonly EntityColumnWire[]): GetFeaturesResult | undefined {
-    const call = this.#prepare(refNames, columns);
+    const resolved = this.#resolve(refNames);
+    if (resolved.views.length !== 1) return undefined;
+    const call = this.#prepare(resolved, columns);
     const { views, rows, hashes, now } = call;
-    if (views.length !== 1) return undefined;
     const view = views[0] as FeatureView;
     const { kind, origin } = this.plumbing(view);
     const values = this.#deps.engine.fromL1(
@@ -206,15 +219,20 @@ export class FeatureReader {
       this.keys(view, rows, hashes),
       origin === undefined ? undefined : (row) => !isStale(row, view.maxAgeMs, now),
     );
-    if (values === undefined) return undefined;
+    if (values === undefined) {
+      this.#unanswered.set(columns, { refNames, call });
+      return undefined;
+    }
     this.#deps.onLookup?.(view, hashes, rows);
     const sources = values.map((row): FeatureSource => (row.values === undefined ? 'none' : 'l1'));
     return this.#answer(call, [{ view, rows: values, sources }]);
   }
 
-  /** What get and getNow read before any lookup: references, entity rows and their hashes, the time. */
-  #prepare(refNames: readonly string[], columns: readonly EntityColumnWire[]): PreparedCall {
-    const { refs, views } = this.#resolve(refNames);
+  /** What get and getNow read before any lookup: entity rows and their hashes, the time. */
+  #prepare(
+    { refs, views }: { refs: FeatureRef[]; views: FeatureView[] },
+    columns: readonly EntityColumnWire[],
+  ): PreparedCall {
     const first = views[0] as FeatureView;
     const rows = entityRows(first.joinKeys, columns, this.#deps.maxEntityRows);
     this.#checkAnswerSize(refs, rows.count);

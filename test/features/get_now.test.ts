@@ -1,18 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getFeaturesHandler } from '../../src/api/features_handlers.js';
 import { loadPackageDefinition } from '../../src/api/proto.js';
 import { createKeyHasher } from '../../src/cache/keys.js';
-import { L1Cache } from '../../src/cache/l1.js';
-import { RowEngine } from '../../src/cache/row_engine.js';
-import { TieredCache } from '../../src/cache/tiered.js';
 import type { EntityColumnWire } from '../../src/features/entity_keys.js';
-import { FeatureReader } from '../../src/features/get_features.js';
-import { FeatureWriter } from '../../src/features/put_features.js';
 import { type FeatureView, toFeatureView } from '../../src/features/view.js';
-import { openDoor } from '../helpers/door.js';
-import { sharedRedisUrl } from '../helpers/shared_redis.js';
+import { featureSide, putColumn } from '../helpers/feature_side.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -46,38 +39,27 @@ const viewOf = (name: string, maxAgeMs: number, origin?: string) =>
     defaults,
   );
 
-/** A reader and writer sharing one L1 over the shared Redis; `lookups` counts the reader's popularity calls. */
+/** A sidecar's feature path over the shared Redis; `lookups` counts the reader's popularity calls. */
 async function features(views: FeatureView[]) {
-  const d = await openDoor(sharedRedisUrl());
-  closers.push(() => d.close());
-  const l1 = new L1Cache(
-    { maxBytes: 1 << 24, shares: { p: 0, f: 1, e: 0 } },
-    d.metrics.cache,
-    d.metrics.l1Sources,
-  );
-  const cache = new TieredCache(l1, d.door, { maxPendingWrites: 1000 }, d.metrics.cache);
-  const byName = new Map(views.map((v) => [v.name, v]));
-  const common = { views: () => byName, maxEntityRows: 10_000, metrics: d.metrics.features, now: Date.now };
   const lookups: string[] = [];
-  const reader = new FeatureReader({
-    ...common,
-    engine: new RowEngine(cache),
-    door: d.door,
-    hasher: createKeyHasher('xxh3-128', ''),
-    keyPrefix: `now-${randomBytes(4).toString('hex')}`,
-    l2Jitter: 0,
-    generation: () => 0,
+  const plain = createKeyHasher('xxh3-128', '');
+  const hashed = { rows: 0 };
+  const { reader, writer, door, close } = await featureSide(views, {
     onLookup: (view) => lookups.push(view.name),
+    hasher: (bytes) => {
+      hashed.rows++;
+      return plain(bytes);
+    },
   });
-  const writer = new FeatureWriter({ ...common, reader, cache, announce: async () => {} });
+  closers.push(close);
   const put = async (view: FeatureView, ids: string[], eventTime: number) => {
     const res = await writer.put(
       {
         view: view.name,
-        entities: [{ name: 'id', string_values: ids, int64_values: [] }],
+        entities: column(ids),
         features: [
-          { ...EMPTY_COLUMN, name: 'n', type: 3, int32_values: ids.map((_, i) => i) },
-          { ...EMPTY_COLUMN, name: 'x', type: 1, float32_values: ids.map((_, i) => i / 2) },
+          putColumn({ name: 'n', type: 3, int32_values: ids.map((_, i) => i) }),
+          putColumn({ name: 'x', type: 1, float32_values: ids.map((_, i) => i / 2) }),
         ],
         eventTimes: ids.map(() => eventTime),
       },
@@ -86,20 +68,10 @@ async function features(views: FeatureView[]) {
     expect(res.written).toBe(ids.length);
   };
   const l1Hits = async () =>
-    (await d.metric('infercache_cache_lookups_total', { kind: 'f', tier: 'l1', result: 'hit' })) ?? 0;
-  return { reader, put, lookups, l1Hits };
+    (await door.metric('infercache_cache_lookups_total', { kind: 'f', tier: 'l1', result: 'hit' })) ?? 0;
+  return { reader, put, lookups, l1Hits, hashed };
 }
 
-const EMPTY_COLUMN = {
-  dim: 0,
-  float32_values: [],
-  float64_values: [],
-  int32_values: [],
-  int64_values: [],
-  bool_values: [],
-  bytes_values: [],
-  statuses: [],
-};
 const column = (ids: string[]): EntityColumnWire[] => [{ name: 'id', string_values: ids, int64_values: [] }];
 const signal = new AbortController().signal;
 
@@ -177,5 +149,25 @@ describe('GetFeatures answered from L1 synchronously (FeatureReader.getNow)', ()
     expect(decoded.features[0]?.float32_values).toEqual([0.5, 0]);
     expect(decoded.views[0]?.sources).toEqual([1, 1]);
     expect(handler.now?.(request(['e1', 'e3']))).toBeUndefined();
+  });
+
+  it('hands get what it prepared when it cannot answer, so the rows are hashed once; several views it leaves unhashed', async () => {
+    const a = viewOf('a', HOUR);
+    const b = viewOf('b', HOUR);
+    const f = await features([a, b]);
+    await f.put(a, ['e1'], Date.now());
+    const refs = ['a'];
+    const ids = column(['e1', 'e2', 'e3']);
+    f.hashed.rows = 0;
+    expect(f.reader.getNow(refs, ids)).toBeUndefined();
+    const res = await f.reader.get(refs, ids, signal);
+    expect(res.views[0]?.sources).toEqual(['l1', 'none', 'none']);
+    expect(f.hashed.rows).toBe(3);
+    // Asked again with new arrays: nothing held for them, hashed anew.
+    await f.reader.get(['a'], column(['e1', 'e2', 'e3']), signal);
+    expect(f.hashed.rows).toBe(6);
+    const both = ['a', 'b'];
+    expect(f.reader.getNow(both, ids)).toBeUndefined();
+    expect(f.hashed.rows).toBe(6);
   });
 });

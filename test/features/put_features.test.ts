@@ -1,15 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createKeyHasher } from '../../src/cache/keys.js';
-import { L1Cache } from '../../src/cache/l1.js';
-import { RowEngine } from '../../src/cache/row_engine.js';
-import { TieredCache } from '../../src/cache/tiered.js';
 import { entityRows } from '../../src/features/entity_keys.js';
-import { FeatureReader } from '../../src/features/get_features.js';
-import { FeatureWriter } from '../../src/features/put_features.js';
-import { type FeatureView, toFeatureView } from '../../src/features/view.js';
-import { openDoor, sleep } from '../helpers/door.js';
+import { toFeatureView } from '../../src/features/view.js';
+import { sleep } from '../helpers/door.js';
+import { featureSide, putColumn } from '../helpers/feature_side.js';
 import { redisClient } from '../helpers/redis_keys.js';
 import { sharedRedisUrl } from '../helpers/shared_redis.js';
 
@@ -17,32 +11,6 @@ const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const close of closers) await close();
 });
-
-/** A reader and a writer over a door of their own to the shared Redis, with `jitter` on L2 TTLs. */
-async function features(view: FeatureView, jitter: number) {
-  const d = await openDoor(sharedRedisUrl());
-  closers.push(() => d.close());
-  const l1 = new L1Cache(
-    { maxBytes: 1 << 24, shares: { p: 0, f: 1, e: 0 } },
-    d.metrics.cache,
-    d.metrics.l1Sources,
-  );
-  const cache = new TieredCache(l1, d.door, { maxPendingWrites: 1000 }, d.metrics.cache);
-  const views = new Map([[view.name, view]]);
-  const keyPrefix = `put-${randomBytes(4).toString('hex')}`;
-  const common = { views: () => views, maxEntityRows: 10_000, metrics: d.metrics.features, now: Date.now };
-  const reader = new FeatureReader({
-    ...common,
-    engine: new RowEngine(cache),
-    door: d.door,
-    hasher: createKeyHasher('xxh3-128', ''),
-    keyPrefix,
-    l2Jitter: jitter,
-    generation: () => 0,
-  });
-  const writer = new FeatureWriter({ ...common, reader, cache, announce: async () => {} });
-  return { reader, writer, cache };
-}
 
 describe('PutFeatures', () => {
   const redis: Redis = redisClient(sharedRedisUrl());
@@ -60,7 +28,8 @@ describe('PutFeatures', () => {
       },
       { l1TtlMs: 60_000, notFoundTtlMs: 1000 },
     );
-    const { reader, writer, cache } = await features(view, 0.5);
+    const { reader, writer, cache, close } = await featureSide([view], { l2Jitter: 0.5 });
+    closers.push(close);
     const ids = Array.from({ length: 200 }, (_, i) => `id-${i}`);
     const entities = [{ name: 'id', string_values: ids, int64_values: [] }];
     const now = Date.now();
@@ -68,20 +37,7 @@ describe('PutFeatures', () => {
       {
         view: 'v',
         entities,
-        features: [
-          {
-            name: 'n',
-            type: 3,
-            dim: 0,
-            float32_values: [],
-            float64_values: [],
-            int32_values: ids.map((_, i) => i),
-            int64_values: [],
-            bool_values: [],
-            bytes_values: [],
-            statuses: [],
-          },
-        ],
+        features: [putColumn({ name: 'n', type: 3, int32_values: ids.map((_, i) => i) })],
         eventTimes: ids.map(() => now),
       },
       new AbortController().signal,

@@ -1,16 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeyHasher } from '../../src/cache/keys.js';
-import { L1Cache } from '../../src/cache/l1.js';
-import { RowEngine } from '../../src/cache/row_engine.js';
-import { TieredCache } from '../../src/cache/tiered.js';
 import type { EntityColumnWire } from '../../src/features/entity_keys.js';
-import { FeatureReader } from '../../src/features/get_features.js';
-import { FeatureWriter } from '../../src/features/put_features.js';
 import { type FeatureView, toFeatureView } from '../../src/features/view.js';
-import { openDoor, sleep } from '../helpers/door.js';
+import { sleep } from '../helpers/door.js';
+import { featureSide, putColumn } from '../helpers/feature_side.js';
 import { json, type OriginServer, startOriginServer } from '../helpers/origin_server.js';
-import { sharedRedisUrl } from '../helpers/shared_redis.js';
 
 // A row written while a lookup of the same entity is on its way (found
 // missing in Redis, or being asked of the view's origin) is newer than what
@@ -51,47 +45,16 @@ const viewOf = (name: string, withOrigin: boolean) =>
     { l1TtlMs: 60_000, notFoundTtlMs: 60_000 },
   );
 
-/** A sidecar's reader and writer (one L1) on the shared Redis, under `keyPrefix`. */
+/** A sidecar's feature path on the shared Redis, under `keyPrefix`. */
 async function sidecar(view: FeatureView, keyPrefix: string) {
-  const d = await openDoor(sharedRedisUrl(), { timeoutMs: 5000 });
-  closers.push(() => d.close());
-  const l1 = new L1Cache(
-    { maxBytes: 1 << 24, shares: { p: 0, f: 1, e: 0 } },
-    d.metrics.cache,
-    d.metrics.l1Sources,
-  );
-  const cache = new TieredCache(l1, d.door, { maxPendingWrites: 1000 }, d.metrics.cache);
-  const views = new Map([[view.name, view]]);
-  const common = { views: () => views, maxEntityRows: 100, metrics: d.metrics.features, now: Date.now };
-  const reader = new FeatureReader({
-    ...common,
-    engine: new RowEngine(cache),
-    door: d.door,
-    hasher: createKeyHasher('xxh3-128', ''),
-    keyPrefix,
-    l2Jitter: 0,
-    generation: () => 0,
-  });
-  const writer = new FeatureWriter({ ...common, reader, cache, announce: async () => {} });
+  const { reader, writer, door, close } = await featureSide([view], { keyPrefix, timeoutMs: 5000 });
+  closers.push(close);
   const put = async (id: string, n: number, eventTime: number) => {
     const res = await writer.put(
       {
         view: view.name,
         entities: column([id]),
-        features: [
-          {
-            name: 'n',
-            type: 3,
-            dim: 0,
-            float32_values: [],
-            float64_values: [],
-            int32_values: [n],
-            int64_values: [],
-            bool_values: [],
-            bytes_values: [],
-            statuses: [],
-          },
-        ],
+        features: [putColumn({ name: 'n', type: 3, int32_values: [n] })],
         eventTimes: [eventTime],
       },
       new AbortController().signal,
@@ -103,7 +66,7 @@ async function sidecar(view: FeatureView, keyPrefix: string) {
     const v = res.views[0];
     return { n: v?.rows[0]?.values?.[0] ?? null, source: v?.sources[0] };
   };
-  return { reader, put, read, chaos: d.chaos };
+  return { reader, put, read, chaos: door.chaos };
 }
 
 const column = (ids: string[]): EntityColumnWire[] => [{ name: 'id', string_values: ids, int64_values: [] }];

@@ -75,21 +75,22 @@ export class ProtoWriter {
 
   /** A packed `repeated float`: its bytes are the floats little-endian, so one copy. */
   floats(field: number, values: Float32Array): this {
-    if (values.length === 0) return this;
-    if (LITTLE_ENDIAN)
-      return this.bytes(field, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    const le = Buffer.allocUnsafe(values.length * 4);
-    for (let i = 0; i < values.length; i++) le.writeFloatLE(values[i] as number, i * 4);
-    return this.bytes(field, le);
+    return this.#fixed(field, values);
   }
 
-  /** A packed `repeated double`: its bytes are the doubles little-endian, so one copy. */
+  /** A packed `repeated double`, as floats. */
   doubles(field: number, values: Float64Array): this {
+    return this.#fixed(field, values);
+  }
+
+  #fixed(field: number, values: Float32Array | Float64Array): this {
     if (values.length === 0) return this;
-    if (LITTLE_ENDIAN)
-      return this.bytes(field, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    const le = Buffer.allocUnsafe(values.length * 8);
-    for (let i = 0; i < values.length; i++) le.writeDoubleLE(values[i] as number, i * 8);
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    if (LITTLE_ENDIAN) return this.bytes(field, bytes);
+    // Each element's bytes reversed, on a big-endian host.
+    const size = values.BYTES_PER_ELEMENT;
+    const le = Buffer.from(bytes);
+    for (let at = 0; at < le.length; at += size) le.subarray(at, at + size).reverse();
     return this.bytes(field, le);
   }
 
