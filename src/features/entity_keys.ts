@@ -11,8 +11,23 @@ export interface EntityColumnWire {
 /** The entity rows of a request: how many, and each row's canonical key bytes. */
 export interface EntityRows {
   readonly count: number;
-  /** Canonical bytes of row i: what its key hashes. */
+  /**
+   * Canonical bytes of row i: what its key hashes. Made when first read: a
+   * lookup whose rows' hashes are remembered by id (`id`) needs none.
+   */
   readonly bytes: readonly Buffer[];
+  /**
+   * The type of the one join key when there is one, else undefined: then
+   * `id(i)` stands for row i's bytes, one id for one row of bytes.
+   */
+  readonly idType: JoinKey['type'] | undefined;
+  /**
+   * Row i's id when there is one join key, else undefined: a string as it
+   * is, an int64 as a number where a double holds it (else as given).
+   * Two requests giving equal ids of one type have equal bytes, so a memo
+   * of each row's hash may be keyed by the id, in a context of its type.
+   */
+  id(i: number): string | number | undefined;
   /** Row i's join key values, for messages and origins. */
   values(i: number): (string | bigint)[];
 }
@@ -58,20 +73,50 @@ export function entityRows(
       throw invalidArgument(`entities: column "${key.name}" has ${values.length} values, expected ${count}`);
     }
   }
-  const bytes: Buffer[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const parts: Buffer[] = [];
-    for (const { key, values } of ordered) parts.push(encodeId(key, values[i] as string | number, i));
-    bytes[i] = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  // Every id is checked now, so the bytes made later cannot fail.
+  for (const { key, values } of ordered) {
+    for (let i = 0; i < count; i++) checkId(key, values[i] as string | number, i);
   }
+  let bytes: Buffer[] | undefined;
+  const single = ordered.length === 1 ? (ordered[0] as (typeof ordered)[number]) : undefined;
   return {
     count,
-    bytes,
+    get bytes() {
+      if (bytes === undefined) {
+        bytes = new Array(count);
+        for (let i = 0; i < count; i++) {
+          const parts: Buffer[] = [];
+          for (const { key, values } of ordered) parts.push(encodeId(key, values[i] as string | number, i));
+          bytes[i] = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+        }
+      }
+      return bytes;
+    },
+    idType: single?.key.type,
+    id:
+      single === undefined
+        ? () => undefined
+        : single.key.type === 'string'
+          ? (i) => single.values[i]
+          : (i) => {
+              // One id for one int64 however it was written (5, "5", "05"), where a double holds it.
+              const v = single.values[i] as string | number;
+              return safeInteger(v) ?? v;
+            },
     values: (i) =>
       ordered.map(({ key, values }) =>
         key.type === 'string' ? String(values[i]) : BigInt(values[i] as string),
       ),
   };
+}
+
+/** Throws INVALID_ARGUMENT for an id encodeId cannot encode, as encodeId would. */
+function checkId(key: JoinKey, value: string | number, row: number): void {
+  if (key.type === 'int64') {
+    if (safeInteger(value) === undefined) encodeId(key, value, row);
+  } else if (Buffer.byteLength(value as string) > MAX_ID_BYTES) {
+    encodeId(key, value, row);
+  }
 }
 
 function encodeId(key: JoinKey, value: string | number, row: number): Buffer {

@@ -2,7 +2,6 @@ import type { ServiceDefinition } from '@grpc/proto-loader';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getFeaturesHandler } from '../../src/api/features_handlers.js';
 import { loadPackageDefinition } from '../../src/api/proto.js';
-import { createKeyHasher } from '../../src/cache/keys.js';
 import type { EntityColumnWire } from '../../src/features/entity_keys.js';
 import { type FeatureView, toFeatureView } from '../../src/features/view.js';
 import { featureSide, putColumn } from '../helpers/feature_side.js';
@@ -42,15 +41,16 @@ const viewOf = (name: string, maxAgeMs: number, origin?: string) =>
 /** A sidecar's feature path over the shared Redis; `lookups` counts the reader's popularity calls. */
 async function features(views: FeatureView[]) {
   const lookups: string[] = [];
-  const plain = createKeyHasher('xxh3-128', '');
+  // Rows the reader works out hashes for (remembered ones included).
   const hashed = { rows: 0 };
   const { reader, writer, door, close } = await featureSide(views, {
     onLookup: (view) => lookups.push(view.name),
-    hasher: (bytes) => {
-      hashed.rows++;
-      return plain(bytes);
-    },
   });
+  const hashes = reader.hashes.bind(reader);
+  reader.hashes = (rows) => {
+    hashed.rows += rows.count;
+    return hashes(rows);
+  };
   closers.push(close);
   const put = async (view: FeatureView, ids: string[], eventTime: number) => {
     const res = await writer.put(
