@@ -27,9 +27,9 @@ const MAX_AGE_MS = 24 * 3_600_000;
 // The sidecar's split of L1 with L1 off for feature rows (a share of 0), so every row is an L2 read.
 const NO_FEATURE_L1 = 'p=0.5,f=0,e=0.5';
 const ROUNDS = envInt('BENCH_GETF_ROUNDS', 7, 1);
-// Turns: a multiple of 2n for the 6 contenders (alternate.ts turnOrder).
-const TURNS = 12;
-const ITERATIONS = envInt('BENCH_GETF_ITERATIONS', 36, TURNS);
+// Turns: a multiple of 2n for the 7 contenders (alternate.ts turnOrder).
+const TURNS = 14;
+const ITERATIONS = envInt('BENCH_GETF_ITERATIONS', 42, TURNS);
 const WARMUP = 30;
 const CLIENTS = 16;
 const LOAD_ROUNDS = 3;
@@ -51,6 +51,10 @@ const READER_L1 = 'reader in-process, L1 warm';
 // The baseline: raw ioredis with the same decoding as ours.
 const RAW = 'raw ioredis';
 const RAW_MSGPACKR = 'raw ioredis, msgpackr decoding';
+// The floor under any gRPC answer of this size: the leanest grpc-js server
+// answering the sidecar's own 1,000 × 20 answer bytes, the caller encoding
+// its request and decoding the answer as the two gRPC contenders do.
+const FLOOR = 'bare grpc-js, same answer';
 
 const names = (n: number) => Array.from({ length: n }, (_, f) => `f${f}`);
 const viewYaml = (s: { view: string; features: number }) =>
@@ -132,6 +136,8 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
   const loadClients = Array.from({ length: CLIENTS }, () => createClient(l1Side.grpcAddr));
   const rawLoadClients = Array.from({ length: CLIENTS }, () => rawClient(l1Side.grpcAddr));
   let bare: BareServer | undefined;
+  let wideBare: BareServer | undefined;
+  const closeLater: { close(): void }[] = [];
   try {
     await putRows(l2Side.client, WIDE);
     await putRows(l2Side.client, L1_SHAPE);
@@ -141,6 +147,17 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
     const { kind } = l2Store.reader.plumbing(view);
     const featureNames = names(WIDE.features);
     const signal = new AbortController().signal;
+    const getFeaturesMethod = (loadPackageDefinition()['infercache.v1.InferCache'] as ServiceDefinition)
+      .GetFeatures;
+    const wideBytes = () => getFeaturesMethod?.requestSerialize(wide) as Buffer;
+    const wideAnswer = await (rawLoadClients[0] as ReturnType<typeof rawClient>).call(
+      GET_FEATURES,
+      wideBytes(),
+    );
+    if (wideAnswer.code !== 0) throw new Error(`${wideAnswer.code} ${wideAnswer.details}`);
+    wideBare = await startBareServer(wideAnswer.response as Buffer);
+    const floorClient = rawClient(wideBare.addr);
+    closeLater.push(floorClient);
     const readerHits = (rows: { sources: readonly string[] } | undefined, want: string) =>
       (rows?.sources ?? []).filter((s) => s === want).length;
     const contenders: Contender[] = [
@@ -165,6 +182,17 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
         name: READER_L1,
         run: async () =>
           readerHits((await l1Store.reader.get(wide.features, columns, signal)).views[0], 'l1'),
+      },
+      {
+        name: FLOOR,
+        run: async () => {
+          const outcome = await floorClient.call(BARE_PATH, wideBytes());
+          if (outcome.code !== 0) throw new Error(`${outcome.code} ${outcome.details}`);
+          const res = getFeaturesMethod?.responseDeserialize(
+            outcome.response as Buffer,
+          ) as GetFeaturesResponse;
+          return res.views[0]?.sources.length ?? 0;
+        },
       },
       {
         name: RAW_MSGPACKR,
@@ -218,6 +246,8 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
     const readerVsRaw = r(READER_L2, RAW);
     const grpcSpeedup = r(GRPC_L2, GRPC_L1);
     const readerSpeedup = r(READER_L2, READER_L1);
+    const floorVsRaw = r(FLOOR, RAW);
+    const grpcOverFloor = r(GRPC_L2, FLOOR);
     const fmt = (xs: readonly number[]) => xs.map((x) => x.toFixed(3)).join(', ');
     return {
       name: 'get_features',
@@ -239,6 +269,7 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
         },
         [`time ${GRPC_L2}/${RAW}, mean call`]: { value: r(GRPC_L2, RAW, 'meanMs').median },
         [`time ${READER_L2}/${RAW}, median call`]: { value: readerVsRaw.median },
+        [`time ${FLOOR}/${RAW}, median call`]: { value: floorVsRaw.median },
         [`time ${RAW_MSGPACKR}/${RAW}, median call`]: { value: r(RAW_MSGPACKR, RAW).median },
         'speed-up of L1 warm over L2, gRPC, median call': {
           value: grpcSpeedup.median,
@@ -246,6 +277,9 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
           met: grpcSpeedup.median >= 10,
         },
         'speed-up of L1 warm over L2, in-process, median call': { value: readerSpeedup.median },
+        [`most any L1 could speed up ${GRPC_L2}: its time/${FLOOR}, median call`]: {
+          value: grpcOverFloor.median,
+        },
         [`p99 of ${L1_SHAPE.entities} × ${L1_SHAPE.features} from L1, ${CLIENTS} clients at ${OFFERED_RPS}/s / Feast Go p99 of 1 × 50 (${FEAST_GO_P99_MS} ms)`]:
           {
             value: fixedRate.p99Ms / FEAST_GO_P99_MS,
@@ -271,7 +305,8 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
         [`${L1_SHAPE.entities} × ${L1_SHAPE.features} L1, ${CLIENTS} clients decoding`]: decodedLoad.row,
       },
       notes: [
-        `Per-round ratios, median call: ${GRPC_L2}/${RAW} ${fmt(grpcVsRaw.perRound)}; ${READER_L2}/${RAW} ${fmt(readerVsRaw.perRound)}; L1 speed-up gRPC ${fmt(grpcSpeedup.perRound)}, in-process ${fmt(readerSpeedup.perRound)}.`,
+        `Per-round ratios, median call: ${GRPC_L2}/${RAW} ${fmt(grpcVsRaw.perRound)}; ${READER_L2}/${RAW} ${fmt(readerVsRaw.perRound)}; ${FLOOR}/${RAW} ${fmt(floorVsRaw.perRound)}; L1 speed-up gRPC ${fmt(grpcSpeedup.perRound)}, in-process ${fmt(readerSpeedup.perRound)}.`,
+        `${FLOOR}: the leanest grpc-js server (bench/bare_server.ts) answering every call with the L1 sidecar's own ${WIDE.entities} × ${WIDE.features} answer bytes; the caller encodes the request and decodes the answer with proto-loader's functions, as the gRPC contenders' client does. It is what gRPC alone costs for this answer on this machine: a gRPC answer read from Redis costs at least raw ioredis's read plus this, so "${GRPC_L2}/${RAW}" cannot go below 1 + "${FLOOR}/${RAW}", and no L1, however fast, can speed up ${GRPC_L2} by more than "its time/${FLOOR}".`,
         `${GRPC_L2}: a sidecar with L1 off for feature rows (INFERCACHE_L1_SHARES=${NO_FEATURE_L1}), so every call reads all rows from Redis; the client encodes the request and decodes the response (proto-loader), as a caller does. ${GRPC_L1}: a second sidecar on the same Redis with the default L1, warmed by the first call.`,
         `${READER_L2} / ${READER_L1}: FeatureReader.get from dist/ in this process (the CLI's feature store, L1 off for rows or with all its 1 MiB for them), no gRPC: rows decoded, checked and counted in the metrics, not packed into columns.`,
         `${RAW}, the baseline: one mgetBuffer of the 1,000 keys on a client with ioredis's defaults, then the sidecar's own decoding of each value (decodeFrame with its check, then the row kind's decode, which reads the msgpack map straight into the row). ${RAW_MSGPACKR}: the same MGET, then what a hand-rolled wrapper would write with msgpackr (the header, the event time, msgpackr's unpack of the map into an object, picked into a column per feature; no check, no type checks): slower than the sidecar's decoding, so not the baseline.`,
@@ -281,11 +316,12 @@ export async function getFeatures(redis: RedisServer): Promise<ScenarioResult> {
       details: { rounds: comparison.rounds, loadRounds: load.perRound },
     };
   } finally {
-    for (const c of [grpcL2, grpcL1, ...loadClients, ...rawLoadClients]) c.close();
+    for (const c of [grpcL2, grpcL1, ...loadClients, ...rawLoadClients, ...closeLater]) c.close();
     raw.disconnect();
     await l2Store.close();
     await l1Store.close();
     await bare?.stop();
+    await wideBare?.stop();
     await stopBenchSidecar(l1Side);
     await stopBenchSidecar(l2Side);
   }
