@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import type { BoundedStore, StoreOptions } from './bounded_store.js';
+import { coarseClock } from './coarse_clock.js';
 import { FrequencySketch } from './frequency_sketch.js';
 
 // Byte shares of the segments, after Caffeine's defaults: a 1% window of
@@ -109,7 +109,8 @@ export class TinyLfuStore<V> implements BoundedStore<V> {
     this.maxBytes = options.maxBytes;
     this.#windowMax = Math.max(1, Math.floor(options.maxBytes * WINDOW_SHARE));
     this.#protectedMax = Math.floor((options.maxBytes - this.#windowMax) * PROTECTED_SHARE);
-    this.#now = options.now ?? (() => performance.now());
+    // A clock a test gives is read on every call; the default, once per ms.
+    this.#now = options.now ?? coarseClock();
     this.#onEvict = options.onEvict ?? (() => {});
     this.#onDrop = options.onDrop;
     this.#sketchCapacity = Math.min(
