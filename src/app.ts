@@ -171,11 +171,13 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
   const pool = new InferencePool({
     workers: config.inferenceWorkers,
     intraOpThreads: config.inferenceThreads,
+    nice: config.inferenceNice,
     preload: [...models().values()].flatMap((m) =>
       m.current ? [{ key: m.current.sessionKey, path: m.current.path }] : [],
     ),
   });
   opened.push(() => pool.close());
+  void pool.started().then((priorities) => log.info({ nice: priorities }, 'inference workers started'));
   runs = new RunQueue(
     pool,
     {

@@ -328,6 +328,12 @@ export const SETTINGS = {
     default: Math.max(1, availableParallelism() - 1),
     doc: 'intra-op threads per worker (leave a core for the event loop)',
   },
+  inferenceNice: {
+    env: 'INFERENCE_NICE',
+    schema: int(0, 19),
+    default: 10,
+    doc: 'added to the nice value of the inference worker threads (Linux, per thread): with every core busy the event loop, which answers hits, runs first; 0 leaves them as the process is',
+  },
   maxRunRows: {
     env: 'MAX_RUN_ROWS',
     schema: int(1, 1_000_000),

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
 import type { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
-import { exactBuffer, type RunResult, type RunTask, type WorkerSettings } from './run_task.js';
+import {
+  exactBuffer,
+  type RunResult,
+  type RunTask,
+  type WorkerReady,
+  type WorkerSettings,
+} from './run_task.js';
 import { WORKER_READY_CHANNEL } from './session_release.js';
 
 // How long close() waits for workers still loading their sessions.
@@ -11,6 +17,8 @@ const START_WAIT_MS = 60_000;
 export interface PoolOptions {
   readonly workers: number;
   readonly intraOpThreads: number;
+  /** Added to each worker thread's nice value (INFERCACHE_INFERENCE_NICE). */
+  readonly nice: number;
   /** Sessions every worker creates at start (key: model/session_release.ts sessionKey). */
   readonly preload: readonly { readonly key: string; readonly path: string }[];
 }
@@ -37,13 +45,14 @@ export class ModelRunError extends Error {
  */
 export class InferencePool {
   readonly #piscina: Piscina<RunTask, RunResult>;
-  readonly #started: Promise<void>;
+  readonly #started: Promise<number[]>;
   readonly workers: number;
 
   constructor(options: PoolOptions) {
     const readyToken = randomUUID();
     const workerData: WorkerSettings = {
       intraOpThreads: options.intraOpThreads,
+      nice: options.nice,
       readyToken,
       preload: options.preload,
     };
@@ -101,6 +110,11 @@ export class InferencePool {
    * taken, say) right after creating the pool exited on SIGABRT instead of
    * with its error.
    */
+  /** Resolves, once every worker has started, with each worker thread's nice value. */
+  started(): Promise<readonly number[]> {
+    return this.#started;
+  }
+
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => {
@@ -112,17 +126,23 @@ export class InferencePool {
   }
 }
 
-/** Resolves once `workers` workers of the pool `token` names have said they started (session_worker.ts). */
-function workersStarted(workers: number, token: string): Promise<void> {
+/**
+ * Resolves once `workers` workers of the pool `token` names have said they
+ * started (session_worker.ts), with the nice value each reported.
+ */
+function workersStarted(workers: number, token: string): Promise<number[]> {
   const channel = new BroadcastChannel(WORKER_READY_CHANNEL);
   // Not what keeps the process alive: the workers are.
   (channel as unknown as { unref(): void }).unref();
-  let started = 0;
+  const priorities: number[] = [];
   return new Promise((resolve) => {
     channel.onmessage = (event: { data: unknown }) => {
-      if (event.data !== token || ++started < workers) return;
+      const ready = event.data as WorkerReady | null;
+      if (ready?.token !== token) return;
+      priorities.push(ready.priority);
+      if (priorities.length < workers) return;
       channel.close();
-      resolve();
+      resolve(priorities);
     };
   });
 }

@@ -30,10 +30,19 @@ export type RunResult =
 
 export interface WorkerSettings {
   readonly intraOpThreads: number;
+  /** Added to the worker thread's nice value when it starts (0: left as it is). */
+  readonly nice: number;
   /** What the worker posts on WORKER_READY_CHANNEL once started: its pool's, so pools in one process tell theirs apart. */
   readonly readyToken: string;
   /** Sessions to create when a worker starts. */
   readonly preload: readonly { readonly key: string; readonly path: string }[];
+}
+
+/** What a worker posts on WORKER_READY_CHANNEL once started. */
+export interface WorkerReady {
+  readonly token: string;
+  /** The worker thread's nice value once it lowered its priority (or tried to). */
+  readonly priority: number;
 }
 
 /** An ArrayBuffer holding exactly these bytes: the view's own, or a copy. */

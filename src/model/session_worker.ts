@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { DType, dtypeName } from '../tensor/dtypes.js';
@@ -7,6 +8,7 @@ import {
   type RunResult,
   type RunTask,
   type WireTensor,
+  type WorkerReady,
   type WorkerSettings,
 } from './run_task.js';
 import { SESSIONS_CHANNEL, WORKER_READY_CHANNEL } from './session_release.js';
@@ -17,6 +19,19 @@ import { SESSIONS_CHANNEL, WORKER_READY_CHANNEL } from './session_release.js';
  * threads, and the main thread only hashes, looks up and moves bytes.
  */
 const settings = workerData as WorkerSettings;
+
+// Runs below the event loop. On Linux a thread's nice value is its own
+// (setpriority on the calling thread, which is what pid 0 names here), so
+// when the cores are busy the thread answering hits is scheduled first and
+// model runs take what is left; with a core idle nothing changes. Set before
+// any session is made: ONNX Runtime's intra-op threads inherit it.
+if (settings.nice > 0) {
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + settings.nice));
+  } catch {
+    // Left as it is; the pool reports the priority each worker has.
+  }
+}
 
 interface Loaded {
   readonly session: Promise<ort.InferenceSession>;
@@ -66,7 +81,7 @@ releases.unref();
 await Promise.allSettled(settings.preload.map((p) => session(p.key, p.path).session));
 // The pool waits for this before stopping the workers (InferencePool.close).
 const ready = new BroadcastChannel(WORKER_READY_CHANNEL);
-ready.postMessage(settings.readyToken);
+ready.postMessage({ token: settings.readyToken, priority: getPriority(0) } satisfies WorkerReady);
 ready.close();
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));

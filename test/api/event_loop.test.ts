@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricValue } from '../helpers/metrics.js';
 import { heavyRequest, heavyRows, irisRequest, irisRows, SRC } from '../helpers/requests.js';
@@ -6,12 +7,35 @@ import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.
 const HEAVY_BATCH_ROWS = 2048;
 const LAG_P99 = 'infercache_nodejs_eventloop_lag_p99_seconds';
 
+/** The nice value of each thread of process `pid` (Linux /proc), by thread id. */
+function threadNice(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3, nice is field 19.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(tid), Number(fields[16]));
+  }
+  return out;
+}
+
 describe('inference stays off the event loop', () => {
   let sidecar: Sidecar;
   beforeAll(async () => {
     sidecar = await startSidecar({ redisUrl: '' });
   });
   afterAll(stopAllSidecars);
+
+  it('runs the model in a worker thread below the event loop (INFERCACHE_INFERENCE_NICE, 10 by default)', async () => {
+    const started = await sidecar.waitForLog((l) => l.msg === 'inference workers started');
+    const pid = sidecar.proc.pid as number;
+    const nice = threadNice(pid);
+    // The main thread's id is the process id: it keeps the process's priority.
+    const main = nice.get(pid) as number;
+    expect(started.nice).toEqual([Math.min(19, main + 10)]);
+    const lowered = [...nice.values()].filter((n) => n === Math.min(19, main + 10));
+    expect(lowered).toHaveLength(1);
+  });
 
   it('keeps serving L1 hits while a long run of heavy misses is in progress', async () => {
     const hot = irisRows(1);

@@ -21,7 +21,7 @@ describe('releasing a model version’s sessions in the inference workers', () =
     const written = await writeModel(emptyModelsDir(), 'scale', 1, scaleModel(2));
     path = written.path;
     key = sessionKey(path, Buffer.from(written.sha256.slice(0, 32), 'hex'));
-    pool = new InferencePool({ workers: 2, intraOpThreads: 1, preload: [{ key, path }] });
+    pool = new InferencePool({ workers: 2, intraOpThreads: 1, nice: 0, preload: [{ key, path }] });
   });
   afterAll(() => pool?.close());
 
