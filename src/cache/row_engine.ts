@@ -77,7 +77,7 @@ export class RowEngine {
     job: RowJob<V>,
     rows: readonly number[],
   ): Promise<{ readonly rows: number; readonly failed: boolean }> {
-    const free = rows.filter((r) => this.#flight.pending(job.keys[r] as string) === undefined);
+    const free = rows.filter((r) => !this.#flight.has(job.keys[r] as string));
     if (free.length === 0) return Promise.resolve({ rows: 0, failed: false });
     const values = new Array<V | undefined>(job.keys.length);
     return this.#compute(job, free, values, new Set(), this.#cache.l1Changes(job.kind)).then(
@@ -204,7 +204,7 @@ export class RowEngine {
     }
     for (let j = 0; j < rows.length; j++) {
       values[rows[j] as number] = computed[j];
-      claim.resolve(keys[j] as string, computed[j]);
+      claim.resolve(j, computed[j] as V);
     }
     if (!job.store) return;
     let storeKeys: readonly string[] = keys;

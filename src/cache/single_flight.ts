@@ -4,51 +4,79 @@
  * Hand-written because the libraries found coalesce one call per key, and a
  * batch claims many keys at once and settles them together from one run.
  */
+/**
+ * One key being computed. Its promise is made only when another caller
+ * waits for it: most computed keys have no waiter, and a promise with its
+ * two settling functions and a guard against unhandled rejection is a few
+ * hundred bytes per key (a 1,024-row miss claims 1,024 keys).
+ */
+class Flight<V> {
+  #promise: Promise<V> | undefined;
+  #resolve: ((value: V) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+
+  wait(): Promise<V> {
+    if (this.#promise === undefined) {
+      this.#promise = new Promise<V>((resolve, reject) => {
+        this.#resolve = resolve;
+        this.#reject = reject;
+      });
+      // Waiters attach their own handlers; this one only stops an
+      // unhandled-rejection report when the waiter left (its deadline) first.
+      this.#promise.catch(() => undefined);
+    }
+    return this.#promise;
+  }
+
+  resolve(value: V): void {
+    this.#resolve?.(value);
+  }
+
+  reject(error: unknown): void {
+    this.#reject?.(error);
+  }
+}
+
 export class SingleFlight<V> {
-  readonly #inflight = new Map<string, Promise<V>>();
+  readonly #inflight = new Map<string, Flight<V>>();
 
   /** The pending result for `key`, if another caller is computing it. */
   pending(key: string): Promise<V> | undefined {
-    return this.#inflight.get(key);
+    return this.#inflight.get(key)?.wait();
   }
 
-  /** Claims keys nobody is computing; the caller must settle every claim. */
+  /** Whether some caller is computing `key` (without waiting for it). */
+  has(key: string): boolean {
+    return this.#inflight.has(key);
+  }
+
+  /**
+   * Claims keys nobody is computing; the caller must settle every claim:
+   * `resolve(i, value)` for `keys[i]`, or `reject` for all still unsettled.
+   */
   claim(keys: readonly string[]): {
-    resolve: (key: string, value: V) => void;
+    resolve: (i: number, value: V) => void;
     reject: (error: unknown) => void;
   } {
-    type Settler = { promise: Promise<V>; resolve: (v: V) => void; reject: (e: unknown) => void };
-    const settlers = new Map<string, Settler>();
-    for (const key of keys) {
-      const settler = {} as Settler;
-      settler.promise = new Promise<V>((resolve, reject) => {
-        settler.resolve = resolve;
-        settler.reject = reject;
-      });
-      // Waiters attach their own handlers; this one only stops an
-      // unhandled-rejection report when nobody waited.
-      settler.promise.catch(() => undefined);
-      settlers.set(key, settler);
-      this.#inflight.set(key, settler.promise);
+    const flights = new Array<Flight<V> | undefined>(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const flight = new Flight<V>();
+      flights[i] = flight;
+      this.#inflight.set(keys[i] as string, flight);
     }
-    // A key is forgotten only while it still maps to this claim's promise.
-    const forget = (key: string, s: Settler) => {
-      if (this.#inflight.get(key) === s.promise) this.#inflight.delete(key);
+    // A key is forgotten only while it still maps to this claim's flight.
+    const settle = (i: number): Flight<V> | undefined => {
+      const flight = flights[i];
+      if (flight === undefined) return undefined;
+      flights[i] = undefined;
+      const key = keys[i] as string;
+      if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+      return flight;
     };
     return {
-      resolve: (key, value) => {
-        const s = settlers.get(key);
-        if (s === undefined) return;
-        s.resolve(value);
-        settlers.delete(key);
-        forget(key, s);
-      },
+      resolve: (i, value) => settle(i)?.resolve(value),
       reject: (error) => {
-        for (const [key, s] of settlers) {
-          s.reject(error);
-          forget(key, s);
-        }
-        settlers.clear();
+        for (let i = 0; i < keys.length; i++) settle(i)?.reject(error);
       },
     };
   }
