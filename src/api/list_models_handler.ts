@@ -4,6 +4,7 @@ import type { TensorSpec } from '../model/signature.js';
 import type { EntityPlans } from '../predict/entity_plan.js';
 import { DType } from '../tensor/dtypes.js';
 import type { UnaryHandler } from './unary.js';
+import { decodeEmptyRequest } from './wire/empty_request.js';
 
 const info = (t: TensorSpec) => ({ name: t.name, dtype: t.dtype, dims: (t.dims ?? []).map(String) });
 
@@ -34,23 +35,26 @@ function versionInfo(v: ModelVersion, plans: EntityPlans, embeddings: EmbeddingS
   };
 }
 
-/** ListModels takes an empty request: its bytes are not read. */
+/** ListModels takes an empty request: its bytes are only checked to be a message. */
 export function listModelsHandler(
   models: () => ReadonlyMap<string, Model>,
   plans: EntityPlans,
   embeddings: EmbeddingService,
   bypassed: Bypassed,
 ): UnaryHandler {
-  return async () => ({
-    models: [...models().values()]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((m) => ({
-        name: m.name,
-        current_version: m.current?.version ?? '',
-        description: m.current?.metadata.description ?? '',
-        labels: m.current?.metadata.labels ?? [],
-        versions: m.versions.map((v) => versionInfo(v, plans, embeddings, bypassed)),
-        mismatch: m.mismatch ?? '',
-      })),
-  });
+  return async (bytes) => {
+    decodeEmptyRequest(bytes);
+    return {
+      models: [...models().values()]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((m) => ({
+          name: m.name,
+          current_version: m.current?.version ?? '',
+          description: m.current?.metadata.description ?? '',
+          labels: m.current?.metadata.labels ?? [],
+          versions: m.versions.map((v) => versionInfo(v, plans, embeddings, bypassed)),
+          mismatch: m.mismatch ?? '',
+        })),
+    };
+  };
 }

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import { InferCacheError, invalidArgument } from '../errors.js';
+import { InferCacheError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import type { Admission } from './admission.js';
 import { type CallContext, callContext } from './call_context.js';
+import { refusal } from './refusal.js';
 import { toServiceError } from './status.js';
-import { ElementLimitError, WireError } from './wire/proto_reader.js';
 
 /**
  * A handler gets the request's wire bytes (it decodes them itself) and the
@@ -103,15 +103,6 @@ export function unary(
       (error: unknown) => finish(error ?? new Error('handler rejected with undefined')),
     );
   };
-}
-
-/** Decoding failures as the caller's errors; anything else as it is. */
-function refusal(method: string, error: unknown): unknown {
-  if (error instanceof WireError) {
-    return invalidArgument(`the ${method} request is not a valid message: ${error.message}`);
-  }
-  if (error instanceof ElementLimitError) return new InferCacheError('E_LIMIT_EXCEEDED', error.message);
-  return error;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Logger } from '../ops/logger.js';
 import type { FleetRanking } from '../warming/fleet_ranking.js';
 import type { EntityValues } from '../warming/popularity.js';
 import type { Warmer } from '../warming/warmer.js';
+import { refusal } from './refusal.js';
 import { toServiceError } from './status.js';
 import { decodeBounded } from './wire/bounded_decode.js';
 
@@ -40,7 +41,7 @@ export function warmHandler(deps: WarmDeps): grpc.handleServerStreamingCall<Buff
         call.end();
       },
       (error: unknown) => {
-        const status = toServiceError(error);
+        const status = toServiceError(refusal('Warm', error));
         if (status.code === 13) deps.log.error({ err: error }, 'Warm failed');
         call.emit('error', status);
       },

@@ -38,8 +38,32 @@ export function rawClient(addr: string) {
         );
       });
     },
+    /** A server-streaming call: every message it sent, and how it ended. */
+    stream(path: string, request: Buffer, deadlineMs = 10_000): Promise<RawStreamOutcome> {
+      const started = performance.now();
+      return new Promise((resolve) => {
+        const messages: Buffer[] = [];
+        const call = client.makeServerStreamRequest(path, identity, identity, request, {
+          deadline: Date.now() + deadlineMs,
+        });
+        call.on('data', (m: Buffer) => messages.push(m));
+        // The status is also emitted as 'error' when it is not OK; 'status' alone tells the end.
+        call.on('error', () => {});
+        call.on('status', (s: grpc.StatusObject) =>
+          resolve({ code: s.code, details: s.details, messages, ms: performance.now() - started }),
+        );
+      });
+    },
     close: () => client.close(),
   };
+}
+
+/** What a server-streaming call sent and ended with. */
+export interface RawStreamOutcome {
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly messages: Buffer[];
+  readonly ms: number;
 }
 
 /** Protobuf wire encoding, by hand, for messages no client library would produce. */
