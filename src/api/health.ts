@@ -1,5 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { quote } from '../errors.js';
+import { refusal } from './refusal.js';
+import { toServiceError } from './status.js';
+import { decodeEmptyRequest } from './wire/empty_request.js';
+import { decodeHealthCheckRequest } from './wire/health_request.js';
 
 /** The service name our own API reports under. */
 const SERVICE_NAME = 'infercache.v1.InferCache';
@@ -8,13 +12,16 @@ const SERVICE_NAME = 'infercache.v1.InferCache';
 const STATUS = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
 type Status = (typeof STATUS)[keyof typeof STATUS];
 
-// Bounds on what a caller can make the health service hold: service names
-// longer than any we report are refused, and open Watch streams are capped
-// (each holds a stream and a listener for as long as the caller keeps it).
-const MAX_SERVICE_NAME_BYTES = 256;
+// Open Watch streams are capped: each holds a stream and a listener for as
+// long as the caller keeps it. (Service names are bounded where they are
+// decoded, wire/health_request.ts.)
 const MAX_WATCHES = 1024;
 
-type Watch = grpc.ServerWritableStream<{ service: string }, { status: Status }>;
+type Watch = grpc.ServerWritableStream<Buffer, { status: Status }>;
+
+/** A request of `method` that does not decode, as the status the caller gets. */
+const refused = (method: string, error: unknown) =>
+  toServiceError(refusal(`grpc.health.v1.Health/${method}`, error));
 
 /**
  * grpc.health.v1: "" and SERVICE_NAME for the whole sidecar, and
@@ -34,16 +41,19 @@ export class Health {
   #watchCount = 0;
   #wanted: 'SERVING' | 'NOT_SERVING' = 'NOT_SERVING';
 
-  /** Registers the service, given grpc.health.v1.Health's definition. */
+  /**
+   * Registers the service, given grpc.health.v1.Health's definition with raw
+   * requests (unary.ts rawRequests): the handlers decode the bytes themselves.
+   */
   addToServer(server: grpc.Server, service: grpc.ServiceDefinition): void {
     server.addService(service, {
-      Check: (
-        call: grpc.ServerUnaryCall<{ service: string }, unknown>,
-        callback: grpc.sendUnaryData<unknown>,
-      ) => {
-        const name = call.request.service;
-        const refused = this.#refuse(name);
-        if (refused !== undefined) return callback(refused);
+      Check: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        let name: string;
+        try {
+          name = decodeHealthCheckRequest(call.request);
+        } catch (error) {
+          return callback(refused('Check', error));
+        }
         const status = this.#statuses.get(name);
         if (status === undefined) {
           return callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${quote(name)}` });
@@ -51,7 +61,12 @@ export class Health {
         callback(null, { status });
       },
       Watch: (call: Watch) => this.#watch(call),
-      List: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+      List: (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        try {
+          decodeEmptyRequest(call.request);
+        } catch (error) {
+          return callback(refused('List', error));
+        }
         const statuses: Record<string, { status: Status }> = {};
         for (const [name, status] of this.#statuses) statuses[name] = { status };
         callback(null, { statuses });
@@ -81,26 +96,20 @@ export class Health {
     this.#watchCount = 0;
   }
 
-  #refuse(name: string): Partial<grpc.StatusObject> | undefined {
-    if (Buffer.byteLength(name) <= MAX_SERVICE_NAME_BYTES) return undefined;
-    return {
-      code: grpc.status.INVALID_ARGUMENT,
-      details: `service name is ${Buffer.byteLength(name)} bytes; at most ${MAX_SERVICE_NAME_BYTES}`,
-    };
-  }
-
   #watch(call: Watch): void {
-    const name = call.request.service;
-    const refused = this.#refuse(name);
-    if (refused !== undefined || this.#watchCount >= MAX_WATCHES) {
+    let name: string;
+    try {
+      name = decodeHealthCheckRequest(call.request);
+    } catch (error) {
       // grpc-js ends a server stream with the status of an 'error' event.
-      call.emit(
-        'error',
-        refused ?? {
-          code: grpc.status.RESOURCE_EXHAUSTED,
-          details: `too many health Watch streams open (at most ${MAX_WATCHES})`,
-        },
-      );
+      call.emit('error', refused('Watch', error));
+      return;
+    }
+    if (this.#watchCount >= MAX_WATCHES) {
+      call.emit('error', {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: `too many health Watch streams open (at most ${MAX_WATCHES})`,
+      });
       return;
     }
     let set = this.#watches.get(name);

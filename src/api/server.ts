@@ -44,7 +44,7 @@ export async function startGrpcServer(
   }
   for (const [name, handler] of Object.entries(streams)) implementation[name] = handler;
   server.addService(rawRequests(inferCacheService(definition)), implementation);
-  health.addToServer(server, healthService(definition));
+  health.addToServer(server, rawRequests(healthService(definition)));
   addReflection(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.addr, grpc.ServerCredentials.createInsecure(), (error, bound) =>

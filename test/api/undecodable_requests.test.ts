@@ -10,12 +10,19 @@ import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.
 const NOT_A_MESSAGE = Buffer.from([0xff, 0xff, 0xff, 0xff]);
 const MAX_DETAILS_BYTES = 300;
 
-/** Every method of ours, by path, with its label in infercache_requests_total and whether it streams. */
-const METHODS = Object.entries(inferCacheService(loadPackageDefinition())).map(([name, def]) => ({
-  path: `/infercache.v1.InferCache/${name}`,
-  label: name,
-  streams: def.responseStream,
-}));
+/** Every method we serve, by path, with its label in infercache_requests_total and whether it streams. */
+const METHODS = [
+  ...Object.entries(inferCacheService(loadPackageDefinition())).map(([name, def]) => ({
+    path: `/infercache.v1.InferCache/${name}`,
+    label: name,
+    streams: def.responseStream,
+  })),
+  ...['Check', 'List', 'Watch'].map((name) => ({
+    path: `/grpc.health.v1.Health/${name}`,
+    label: `grpc.health.v1.Health/${name}`,
+    streams: name === 'Watch',
+  })),
+];
 
 describe("a request that does not decode is the caller's error", () => {
   let sidecar: Sidecar;
@@ -61,5 +68,20 @@ describe("a request that does not decode is the caller's error", () => {
     expect(
       metricValue(body, 'infercache_requests_total', { method: 'Warm', code: 'INTERNAL' }),
     ).toBeUndefined();
+  });
+
+  it('health Check, List and Watch still answer the messages they are sent', async () => {
+    const serving = wire.number(1, 1);
+    const check = await client.call('/grpc.health.v1.Health/Check', wire.bytes(1, ''));
+    expect(check.code).toBe(grpc.status.OK);
+    expect(check.response).toEqual(serving);
+    // An unknown field is skipped, as protobuf does.
+    const list = await client.call('/grpc.health.v1.Health/List', wire.number(7, 1));
+    expect(list.code).toBe(grpc.status.OK);
+    expect(list.response?.includes('infercache.v1.InferCache/iris')).toBe(true);
+    // Watch sends the current status, then holds the stream open until the deadline.
+    const watch = await client.stream('/grpc.health.v1.Health/Watch', wire.bytes(1, ''), 500);
+    expect(watch.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(watch.messages).toEqual([serving]);
   });
 });
