@@ -17,9 +17,22 @@ const repeat = (unit: Buffer, count: number) => {
 };
 const budget = DEFAULT_MAX_MESSAGE_BYTES - 1024;
 
+const PUT_FEATURES = '/infercache.v1.InferCache/PutFeatures';
+
+/** A PutFeaturesRequest of the default views' iris_flowers with `body` after the view. */
+const putFeatures = (body: Buffer) => Buffer.concat([wire.bytes(1, 'iris_flowers'), body]);
+
+/** A worst request: the method it goes to, and its bytes. */
+interface Worst {
+  readonly path: string;
+  readonly request: () => Buffer;
+}
+const toPredict = (request: () => Buffer): Worst => ({ path: PREDICT, request });
+const toPutFeatures = (request: () => Buffer): Worst => ({ path: PUT_FEATURES, request });
+
 /** The requests that cost the most per byte: tiny elements, each one a field. */
-const WORST: Record<string, () => Buffer> = {
-  'one-byte strings': () =>
+const WORST: Record<string, Worst> = {
+  'one-byte strings': toPredict(() =>
     wire.predict(
       'strings',
       's',
@@ -29,24 +42,50 @@ const WORST: Record<string, () => Buffer> = {
         repeat(wire.bytes(9, 'a'), Math.floor(budget / 3)),
       ]),
     ),
-  'unpacked int32 values': () =>
+  ),
+  'unpacked int32 values': toPredict(() =>
     wire.predict(
       'multi',
       'b',
       Buffer.concat([wire.number(1, 6), repeat(wire.number(6, 1), Math.floor(budget / 2))]),
     ),
-  'packed one-byte varints': () =>
+  ),
+  'packed one-byte varints': toPredict(() =>
     wire.predict('multi', 'b', Buffer.concat([wire.number(1, 7), wire.bytes(7, Buffer.alloc(budget, 1))])),
-  'thousands of inputs': () => {
+  ),
+  'thousands of inputs': toPredict(() => {
     const entry = Buffer.concat([wire.bytes(1, 'x'), wire.bytes(2, wire.number(1, 1))]);
     return Buffer.concat([wire.bytes(1, 'multi'), repeat(wire.bytes(3, entry), 200_000)]);
-  },
-  'unknown fields': () =>
+  }),
+  'unknown fields': toPredict(() =>
     Buffer.concat([wire.bytes(1, 'iris'), repeat(wire.number(99, 1), Math.floor(budget / 3))]),
-  'raw rows past the row limit': () =>
-    inferCacheService(loadPackageDefinition()).Predict?.requestSerialize(
-      heavyRequest(heavyRows(Math.floor(budget / 1024) - 4)),
-    ) as Buffer,
+  ),
+  'raw rows past the row limit': toPredict(
+    () =>
+      inferCacheService(loadPackageDefinition()).Predict?.requestSerialize(
+        heavyRequest(heavyRows(Math.floor(budget / 1024) - 4)),
+      ) as Buffer,
+  ),
+  // Requests decoded by protobufjs after decodeBounded's walk (bounded_decode.ts).
+  'PutFeatures of one-byte bytes_values': toPutFeatures(() =>
+    putFeatures(
+      wire.bytes(
+        3,
+        Buffer.concat([wire.bytes(1, 'species'), repeat(wire.bytes(9, 'a'), Math.floor(budget / 3) - 8)]),
+      ),
+    ),
+  ),
+  'PutFeatures of one-byte entity ids': toPutFeatures(() =>
+    putFeatures(
+      wire.bytes(
+        2,
+        wire.bytes(
+          1,
+          Buffer.concat([wire.bytes(1, 'flower_id'), repeat(wire.bytes(2, 'a'), Math.floor(budget / 3) - 8)]),
+        ),
+      ),
+    ),
+  ),
 };
 
 describe('the cost of a request is bounded by its size', () => {
@@ -67,7 +106,7 @@ describe('the cost of a request is bounded by its size', () => {
   });
 
   /** Sends `request` while probing health from another connection; the slowest probe's ms and the outcome. */
-  async function sendWhileProbing(request: Buffer) {
+  async function sendWhileProbing(path: string, request: Buffer) {
     let done = false;
     const probes: number[] = [];
     const probing = (async () => {
@@ -78,7 +117,7 @@ describe('the cost of a request is bounded by its size', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    const outcome = await callFromThread(sidecar.grpcAddr, PREDICT, request);
+    const outcome = await callFromThread(sidecar.grpcAddr, path, request);
     done = true;
     await probing;
     expect(probes.length).toBeGreaterThan(0);
@@ -94,7 +133,8 @@ describe('the cost of a request is bounded by its size', () => {
   it.each(Object.keys(WORST))(
     'refuses %s without freezing: health checks on another connection keep answering',
     async (name) => {
-      const request = (WORST[name] as () => Buffer)();
+      const worst = WORST[name] as Worst;
+      const request = worst.request();
       expect(request.length).toBeLessThanOrEqual(DEFAULT_MAX_MESSAGE_BYTES);
       const rssBefore = metricValue(await sidecar.metrics(), 'infercache_process_resident_memory_bytes') ?? 0;
       // Up to three tries: on a 2-core machine shared with other test files,
@@ -103,7 +143,7 @@ describe('the cost of a request is bounded by its size', () => {
       // fails every try.
       const slowest: number[] = [];
       for (let attempt = 0; attempt < 3 && !(Math.min(...slowest) < FROZEN_MS); attempt++) {
-        const { outcome, slowest: ms } = await sendWhileProbing(request);
+        const { outcome, slowest: ms } = await sendWhileProbing(worst.path, request);
         expect([grpc.status.INVALID_ARGUMENT, grpc.status.RESOURCE_EXHAUSTED]).toContain(outcome.code);
         expect(Buffer.byteLength(outcome.details)).toBeLessThan(300);
         slowest.push(ms);
