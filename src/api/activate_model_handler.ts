@@ -1,8 +1,7 @@
 import type { Coherence } from '../coherence/coherence.js';
-import { InferCacheError, invalidArgument, modelNotFound, quote } from '../errors.js';
+import { InferCacheError, modelNotFound, quote } from '../errors.js';
 import type { ModelRegistry } from '../model/model_registry.js';
 import type { RedisDoor } from '../redis/door.js';
-import { LIMITS } from './limits.js';
 import type { UnaryHandler } from './unary.js';
 import { decodeBounded } from './wire/bounded_decode.js';
 
@@ -18,16 +17,11 @@ export function activateModelHandler(deps: {
   door: RedisDoor;
 }): UnaryHandler {
   return async (bytes) => {
+    // Names past LIMITS.maxNameBytes are refused while decoding.
     const { model: name, version } = decodeBounded<{ model: string; version: string }>(
       'infercache.v1.ActivateModelRequest',
       bytes,
     );
-    for (const [field, value] of [
-      ['model', name],
-      ['version', version],
-    ] as const) {
-      if (Buffer.byteLength(value) > LIMITS.maxNameBytes) throw invalidArgument(`${field} is too long`);
-    }
     const model = deps.registry.models().get(name);
     if (model === undefined) throw modelNotFound(`unknown model ${quote(name)}`);
     if (version !== '') {

@@ -5,7 +5,10 @@
  * short prefix of a bad value (errors.ts quote()).
  */
 export const LIMITS = {
-  /** Model and version names (the model directory allows 64 characters). */
+  /**
+   * Model, version, view, feature and join key names (the model directory
+   * and the views file allow 64 characters).
+   */
   maxNameBytes: 128,
   /** Input names of a Predict request. */
   maxInputNameBytes: 256,

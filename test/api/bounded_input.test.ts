@@ -65,6 +65,75 @@ describe('every string a caller sends is bounded at the edge', () => {
     ]);
   });
 
+  // Requests decoded by decodeBounded (api/wire/bounded_decode.ts).
+  const PUT_FEATURES = '/infercache.v1.InferCache/PutFeatures';
+  const INVALIDATE = '/infercache.v1.InferCache/Invalidate';
+  const ACTIVATE_MODEL = '/infercache.v1.InferCache/ActivateModel';
+  const WARM = '/infercache.v1.InferCache/Warm';
+  const long = 'v'.repeat(MiB);
+  /** EntityKeys of one string column: `name` holding `id`. */
+  const stringIds = (name: string, id: string) =>
+    wire.bytes(1, Buffer.concat([wire.bytes(1, name), wire.bytes(2, id)]));
+
+  it.each([
+    ['PutFeatures', PUT_FEATURES, wire.bytes(1, long), /view is \d+ bytes; at most 128/],
+    ['Warm', WARM, wire.bytes(1, long), /view is \d+ bytes; at most 128/],
+    ['Invalidate', INVALIDATE, wire.bytes(2, wire.bytes(1, long)), /view\.view is \d+ bytes; at most 128/],
+    [
+      'PutFeatures (a feature name)',
+      PUT_FEATURES,
+      Buffer.concat([wire.bytes(1, 'iris_flowers'), wire.bytes(3, wire.bytes(1, long))]),
+      /features\.name is \d+ bytes; at most 128/,
+    ],
+    [
+      'Warm (a join key name)',
+      WARM,
+      Buffer.concat([wire.bytes(1, 'iris_flowers'), wire.bytes(2, stringIds(long, 'a'))]),
+      /entities\.columns\.name is \d+ bytes; at most 128/,
+    ],
+    [
+      'Invalidate (an entity id)',
+      INVALIDATE,
+      wire.bytes(
+        2,
+        Buffer.concat([wire.bytes(1, 'iris_flowers'), wire.bytes(2, stringIds('flower_id', long))]),
+      ),
+      /view\.entities\.columns\.string_values is \d+ bytes; at most 256/,
+    ],
+  ])(
+    'answers a 1 MiB name sent to %s promptly with a short INVALID_ARGUMENT',
+    async (_what, path, request, said) => {
+      const outcome =
+        path === WARM ? await client.stream(path, request, 3000) : await client.call(path, request, 3000);
+      expect(outcome.code, outcome.details).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(outcome.details).toMatch(said);
+      expect(Buffer.byteLength(outcome.details)).toBeLessThan(MAX_DETAILS_BYTES);
+    },
+  );
+
+  it('refuses a long model or version name to ActivateModel and Invalidate the same way', async () => {
+    const outcomes = await Promise.all([
+      client.call(ACTIVATE_MODEL, wire.bytes(1, long), 3000),
+      client.call(ACTIVATE_MODEL, Buffer.concat([wire.bytes(1, 'iris'), wire.bytes(2, long)]), 3000),
+      client.call(INVALIDATE, wire.bytes(1, wire.bytes(1, long)), 3000),
+      client.call(
+        INVALIDATE,
+        wire.bytes(1, Buffer.concat([wire.bytes(1, 'iris'), wire.bytes(2, long)])),
+        3000,
+      ),
+    ]);
+    for (const o of outcomes) {
+      expect(o.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(Buffer.byteLength(o.details)).toBeLessThan(MAX_DETAILS_BYTES);
+    }
+    expect(outcomes.map((o) => o.details)).toEqual([
+      expect.stringMatching(/ model is \d+ bytes; at most 128/),
+      expect.stringMatching(/ version is \d+ bytes; at most 128/),
+      expect.stringMatching(/ model\.model is \d+ bytes; at most 128/),
+      expect.stringMatching(/ model\.version is \d+ bytes; at most 128/),
+    ]);
+  });
+
   it('quotes at most a short prefix of a bad value in a message', async () => {
     const unknown = `no-such-model-${'x'.repeat(100)}`;
     const outcome = await client.call(PREDICT, withModel(unknown));

@@ -154,12 +154,17 @@ export class ProtoReader {
 
   /** A string field of at most `maxBytes` bytes of valid UTF-8, refused before it is decoded. */
   string(what: string, maxBytes: number): string {
+    return this.stringBytes(what, maxBytes).toString('utf8');
+  }
+
+  /** The bytes of a string field, checked as `string` checks them but not decoded. */
+  stringBytes(what: string, maxBytes: number): Buffer {
     const start = this.span();
     const end = this.pos;
     if (end - start > maxBytes) throw new WireError(`${what} is ${end - start} bytes; at most ${maxBytes}`);
     const view = this.buf.subarray(start, end);
     if (!isUtf8(view)) throw new WireError(`${what} is not valid UTF-8`);
-    return view.toString('utf8');
+    return view;
   }
 
   skip(wireType: number): void {

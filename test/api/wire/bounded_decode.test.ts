@@ -65,6 +65,47 @@ describe('decodeBounded', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
+  it('holds every string field to its limit before decoding it, naming the field and quoting none of it', () => {
+    const MiB = 1 << 20;
+    const refused = (bytes: Buffer) => {
+      try {
+        decodeBounded(PUT, bytes);
+      } catch (error) {
+        expect(error).toBeInstanceOf(WireError);
+        return (error as Error).message;
+      }
+      return 'decoded';
+    };
+    const column = (name: string, ids: string[]) => ({ columns: [{ name, string_values: ids }] });
+    expect(refused(serialize({ view: 'v'.repeat(MiB) }))).toBe(`view is ${MiB} bytes; at most 128`);
+    expect(refused(serialize({ view: 'v', features: [{ name: 'f'.repeat(129) }] }))).toBe(
+      'features.name is 129 bytes; at most 128',
+    );
+    expect(refused(serialize({ view: 'v', entities: column('k'.repeat(MiB), []) }))).toBe(
+      `entities.columns.name is ${MiB} bytes; at most 128`,
+    );
+    expect(refused(serialize({ view: 'v', entities: column('k', ['i'.repeat(257)]) }))).toBe(
+      'entities.columns.string_values is 257 bytes; at most 256',
+    );
+    expect(refused(putColumn(len(1, Buffer.from([0xc3, 0x28]))))).toBe('features.name is not valid UTF-8');
+    // At their limits, and bytes (not strings) of any length, they decode.
+    const longest = serialize({
+      view: 'v'.repeat(128),
+      entities: column('k'.repeat(128), ['€'.repeat(85)]),
+      features: [{ name: 'f', bytes_values: [Buffer.alloc(MiB)] }],
+    });
+    expect(refused(longest)).toBe('decoded');
+    const other = (type: string, bytes: Buffer) => () => decodeBounded(`infercache.v1.${type}`, bytes);
+    expect(other('WarmRequest', len(1, 'v'.repeat(129)))).toThrow('view is 129 bytes; at most 128');
+    expect(other('InvalidateRequest', len(2, len(1, 'v'.repeat(129))))).toThrow(
+      'view.view is 129 bytes; at most 128',
+    );
+    expect(other('InvalidateRequest', len(1, len(2, 'v'.repeat(129))))).toThrow(
+      'model.version is 129 bytes; at most 128',
+    );
+    expect(other('ActivateModelRequest', len(1, 'm'.repeat(129)))).toThrow('model is 129 bytes; at most 128');
+  });
+
   it('throws a WireError for bytes that are not a message, at any cut of a valid one', () => {
     expect(() => decodeBounded(PUT, Buffer.from([0xff, 0xff, 0xff, 0xff]))).toThrow(WireError);
     const bytes = serialize({ view: 'users', features: [{ name: 'score', float32_values: [1] }] });
