@@ -77,7 +77,7 @@ function walk(type: protobuf.Type, r: ProtoReader, end: number, path: string): v
       continue;
     }
     if (field.type === 'string') {
-      r.stringBytes(`${path}${field.name}`, stringLimit(field));
+      r.skipString(`${path}${field.name}`, stringLimit(field));
       continue;
     }
     const start = r.span();
@@ -105,12 +105,12 @@ function walkMapEntry(field: protobuf.MapField, r: ProtoReader, end: number, pat
     const wire = key & 7;
     const number = key >>> 3;
     if (number === 1 && wire === WIRE_LEN && field.keyType === 'string') {
-      r.stringBytes(`${path} key`, stringLimit(field));
+      r.skipString(`${path} key`, stringLimit(field));
     } else if (number === 2 && wire === WIRE_LEN && field.resolvedType instanceof protobuf.Type) {
       const start = r.span();
       walk(field.resolvedType, r.sub(start, r.pos), r.pos, `${path}.`);
     } else if (number === 2 && wire === WIRE_LEN && field.type === 'string') {
-      r.stringBytes(`${path} value`, stringLimit(field));
+      r.skipString(`${path} value`, stringLimit(field));
     } else if (wire === WIRE_VARINT) r.varint32();
     else r.skip(wire);
   }

@@ -154,17 +154,33 @@ export class ProtoReader {
 
   /** A string field of at most `maxBytes` bytes of valid UTF-8, refused before it is decoded. */
   string(what: string, maxBytes: number): string {
-    return this.stringBytes(what, maxBytes).toString('utf8');
+    const view = this.buf.subarray(this.#stringStart(what, maxBytes), this.pos);
+    if (!isUtf8(view)) throw new WireError(`${what} is not valid UTF-8`);
+    return view.toString('utf8');
   }
 
-  /** The bytes of a string field, checked as `string` checks them but not decoded. */
-  stringBytes(what: string, maxBytes: number): Buffer {
-    const start = this.span();
+  /**
+   * Moves past a string field, checked as `string` checks it but neither
+   * decoded nor viewed when it is ASCII: a request of 2^18 one-byte ids
+   * spent 25 ms on a view per id, twice what its decoding costs.
+   */
+  skipString(what: string, maxBytes: number): void {
+    const { buf } = this;
+    const start = this.#stringStart(what, maxBytes);
     const end = this.pos;
-    if (end - start > maxBytes) throw new WireError(`${what} is ${end - start} bytes; at most ${maxBytes}`);
-    const view = this.buf.subarray(start, end);
-    if (!isUtf8(view)) throw new WireError(`${what} is not valid UTF-8`);
-    return view;
+    for (let i = start; i < end; i++) {
+      if ((buf[i] as number) >= 0x80) {
+        if (!isUtf8(buf.subarray(start, end))) throw new WireError(`${what} is not valid UTF-8`);
+        return;
+      }
+    }
+  }
+
+  #stringStart(what: string, maxBytes: number): number {
+    const start = this.span();
+    const length = this.pos - start;
+    if (length > maxBytes) throw new WireError(`${what} is ${length} bytes; at most ${maxBytes}`);
+    return start;
   }
 
   skip(wireType: number): void {
