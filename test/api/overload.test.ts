@@ -64,6 +64,11 @@ describe('overload is refused up front', () => {
       redisUrl: '',
       env: { INFERCACHE_INFERENCE_QUEUE: '1', INFERCACHE_MAX_RUN_ROWS: '8192' },
     });
+    const timedRuns = async () =>
+      metricValue(await sidecar.metrics(), 'infercache_inference_duration_seconds_count', {
+        model: 'heavy',
+      }) ?? 0;
+    const timedBefore = await timedRuns();
     const running = sidecar.client.predict(heavyRequest(heavyRows(4096), bypass), { deadlineMs: 120_000 });
     await runsStarted(sidecar, 1);
     const queued = sidecar.client.predict(heavyRequest(heavyRows(1), bypass), { deadlineMs: 120_000 });
@@ -73,5 +78,7 @@ describe('overload is refused up front', () => {
     expect(refused.details).toMatch(/inference queue is full \(1 runs waiting\)/);
     expect((await running).row_sources).toHaveLength(4096);
     expect((await queued).row_sources).toEqual([SRC.MODEL]);
+    // The refused run never ran: it is not timed as a run (of 0 s) beside the two that did.
+    expect((await timedRuns()) - timedBefore).toBe(2);
   });
 });
