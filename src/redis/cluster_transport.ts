@@ -5,10 +5,14 @@ import type { Logger } from '../ops/logger.js';
 import type { RedisMetrics } from '../ops/metrics.js';
 import { clientOptions, nodeKey } from './client_options.js';
 import { ConnectionLog } from './connection_log.js';
+import { replyCode } from './errors.js';
 import type { RedisCall, RedisReply, RedisTransport } from './transport.js';
 
-// A reply saying the key's slot is served elsewhere now (or during a migration).
-const REDIRECTED = /^(MOVED|ASK) /;
+// Reply codes saying the key's slot is served elsewhere now (or during a migration).
+const REDIRECTS = new Set(['MOVED', 'ASK']);
+
+/** A Redis error reply redirecting the call to another node, by its reply code (errors.ts). */
+const redirected = (error: Error): boolean => REDIRECTS.has(replyCode(error) ?? '');
 
 /** Node id for keys whose slot has no known owner yet (topology still loading). */
 const UNASSIGNED = 'unassigned';
@@ -107,7 +111,7 @@ export class ClusterTransport implements RedisTransport {
     let moved: number[] | undefined;
     for (let i = 0; i < replies.length; i++) {
       const error = (replies[i] as RedisReply)[0];
-      if (error !== null && REDIRECTED.test(error.message)) {
+      if (error !== null && redirected(error)) {
         moved ??= [];
         moved.push(i);
       }
