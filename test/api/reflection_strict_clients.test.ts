@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferCacheService, loadPackageDefinition } from '../../src/api/proto.js';
+import { readDescriptorSet } from '../../src/api/reflection/descriptor_set.js';
 import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
 import { bufCurl, pythonClient, type Run } from '../helpers/strict_clients.js';
 
@@ -14,6 +15,16 @@ const PREDICT = {
   model: 'iris',
   inputs: { features: { dtype: 'DATA_TYPE_FLOAT32', shape: [1, 4], floatData: [5.1, 3.5, 1.4, 0.2] } },
   typedOutputs: true,
+};
+
+// The sidecar's default views (models/feature_views.yaml) and embedding model.
+const GET_FEATURES = {
+  features: ['iris_flowers:sepal_length'],
+  entities: { columns: [{ name: 'flower_id', int64Values: ['1'] }] },
+};
+const GET_EMBEDDINGS = {
+  model: 'flower_embedding',
+  inputs: PREDICT.inputs,
 };
 
 /** The service's methods as a describe prints them (by name), from the proto as protobufjs reads it. */
@@ -40,6 +51,16 @@ function ok(run: Run): string {
   expect(run.stderr, `exit ${run.code}`).toBe('');
   expect(run.code).toBe(0);
   return run.stdout;
+}
+
+/** Every file reflection serves (all of proto/, as compiled), with the symbols it declares at its top level. */
+function servedFiles(): { name: string; symbols: string[] }[] {
+  return readDescriptorSet().map(({ proto }) => ({
+    name: proto.name,
+    symbols: [...proto.service, ...proto.messageType, ...proto.enumType].map((d) =>
+      proto.package === '' ? d.name : `${proto.package}.${d.name}`,
+    ),
+  }));
 }
 
 function expectIrisPrediction(reply: unknown): void {
@@ -86,15 +107,40 @@ describe('clients on other protobuf runtimes, through server reflection only', (
       );
     });
 
-    it('calls Predict, ListModels and Health/Check', async () => {
-      const [predict, models, health] = await Promise.all([
+    it('builds every file reflection serves, by name, and describes everything each declares', async () => {
+      const files = servedFiles();
+      // Every file under proto/, whatever is added later.
+      expect(files.length).toBeGreaterThanOrEqual(6);
+      const out = ok(await python('files', ...files.map((f) => f.name)));
+      const sections = out.split(/^== /m).slice(1);
+      expect(sections.map((section) => section.slice(0, section.indexOf('\n')))).toEqual(
+        files.map((f) => f.name),
+      );
+      files.forEach((file, i) => {
+        const described = [...(sections[i] as string).matchAll(/^(\S+) is an? (?:service|message|enum):$/gm)];
+        expect(described.map((m) => m[1]).sort(), file.name).toEqual([...file.symbols].sort());
+      });
+    });
+
+    it('calls Predict, ListModels, GetFeatures, GetEmbeddings and Health/Check', async () => {
+      const [predict, models, features, embeddings, health] = await Promise.all([
         python('call', 'infercache.v1.InferCache/Predict', JSON.stringify(PREDICT)),
         python('call', 'infercache.v1.InferCache/ListModels', '{}'),
+        python('call', 'infercache.v1.InferCache/GetFeatures', JSON.stringify(GET_FEATURES)),
+        python('call', 'infercache.v1.InferCache/GetEmbeddings', JSON.stringify(GET_EMBEDDINGS)),
         python('call', 'grpc.health.v1.Health/Check', '{}'),
       ]);
       expectIrisPrediction(JSON.parse(ok(predict)));
       const names = (JSON.parse(ok(models)) as { models: { name: string }[] }).models.map((m) => m.name);
       expect(names).toEqual(['flower_embedding', 'heavy', 'iris']);
+      // No Redis and no origin: the row is found nowhere, which the answer says in its enums.
+      expect(JSON.parse(ok(features))).toMatchObject({
+        features: [{ name: 'iris_flowers:sepal_length', statuses: ['FEATURE_STATUS_NOT_FOUND'] }],
+        views: [{ view: 'iris_flowers', sources: ['FEATURE_SOURCE_NONE'] }],
+      });
+      const vectors = JSON.parse(ok(embeddings)) as { model: string; dim: number; vectors: number[] };
+      expect(vectors).toMatchObject({ model: 'flower_embedding', version: '1', dim: 32 });
+      expect(vectors.vectors).toHaveLength(32);
       expect(JSON.parse(ok(health))).toEqual({ status: 'SERVING' });
     });
   });

@@ -9,7 +9,12 @@ messages are declared below from a FileDescriptorProto.
 
   reflect.py [--reflection v1|v1alpha] ADDR list [SERVICE]
   reflect.py [--reflection v1|v1alpha] ADDR describe SYMBOL
+  reflect.py [--reflection v1|v1alpha] ADDR files FILE...
   reflect.py [--reflection v1|v1alpha] ADDR call SERVICE/METHOD JSON
+
+`files` asks for each file by name, builds it with its imports, and
+describes every service, message and enum it declares, under a line
+`== FILE`.
 
 Exits non-zero with the reason on stderr when anything fails.
 """
@@ -143,6 +148,10 @@ class Reflection:
         self.pool.AddSerializedFile(raw)
         self.built.add(name)
 
+    def load_file(self, name):
+        self._build(name)
+        return self.pool.FindFileByName(name)
+
     def load_symbol(self, symbol):
         response = self.ask(file_containing_symbol=symbol)
         self._receive(response)
@@ -210,8 +219,23 @@ def method_line(method):
 
 def describe(reflection, symbol):
     reflection.load_symbol(symbol)
-    pool = reflection.pool
-    for find, kind, render in (
+    return render(reflection.pool, symbol)
+
+
+def describe_files(reflection, names):
+    lines = []
+    for name in names:
+        file = reflection.load_file(name)
+        declared = [*file.services_by_name, *file.message_types_by_name, *file.enum_types_by_name]
+        prefix = f'{file.package}.' if file.package else ''
+        lines.append(f'== {name}')
+        for symbol in sorted(declared):
+            lines += render(reflection.pool, prefix + symbol)
+    return lines
+
+
+def render(pool, symbol):
+    for find, kind, lines_of in (
         (pool.FindServiceByName, 'a service', lambda s: [f'service {s.name} {{'] + ['  ' + method_line(m) for m in sorted(s.methods, key=lambda m: m.name)] + ['}']),
         (pool.FindMessageTypeByName, 'a message', message_lines),
         (pool.FindEnumTypeByName, 'an enum', enum_lines),
@@ -220,7 +244,7 @@ def describe(reflection, symbol):
             found = find(symbol)
         except KeyError:
             continue
-        return [f'{symbol} is {kind}:'] + render(found)
+        return [f'{symbol} is {kind}:'] + lines_of(found)
     service_name, _, method_name = symbol.rpartition('.')
     try:
         method = pool.FindServiceByName(service_name).methods_by_name[method_name]
@@ -277,6 +301,7 @@ def main(argv):
     commands = parser.add_subparsers(dest='command', required=True)
     commands.add_parser('list').add_argument('service', nargs='?')
     commands.add_parser('describe').add_argument('symbol')
+    commands.add_parser('files').add_argument('files', nargs='+')
     call_parser = commands.add_parser('call')
     call_parser.add_argument('method', help='SERVICE/METHOD')
     call_parser.add_argument('json')
@@ -292,6 +317,8 @@ def main(argv):
             lines = sorted(f'{args.service}.{m.name}' for m in methods)
         elif args.command == 'describe':
             lines = describe(reflection, args.symbol)
+        elif args.command == 'files':
+            lines = describe_files(reflection, args.files)
         else:
             lines = call(channel, reflection, args.method, args.json)
     print('\n'.join(lines))
