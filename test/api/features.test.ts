@@ -554,7 +554,9 @@ describe('GetFeatures and PutFeatures, end to end', () => {
           ids[BAD] = 'x'.repeat(300);
           return request({ ...b, ids });
         },
-        new RegExp(`^E_INVALID_ARGUMENT: entities: row ${BAD}, "user_id" is 300 bytes; at most 256$`),
+        new RegExp(
+          `^E_INVALID_ARGUMENT: the PutFeatures request is not a valid message: entities\\.columns\\.string_values\\[${BAD}\\] is 300 bytes; at most 256$`,
+        ),
       ],
       [
         'an event time of 0 in one row',

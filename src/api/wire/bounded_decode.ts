@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { MAX_ID_BYTES } from '../../features/entity_keys.js';
 import { LIMITS } from '../limits.js';
-import { ProtoReader, WIRE_LEN, WIRE_VARINT } from './proto_reader.js';
+import { ProtoReader, WIRE_LEN, WIRE_VARINT, WireError } from './proto_reader.js';
 
 const protoRoot = fileURLToPath(new URL('../../../proto', import.meta.url));
 
@@ -68,7 +68,9 @@ export function decodeBounded<T>(typeName: string, bytes: Buffer): T {
 
 /** Walks the fields of one message; `path` names it for messages ("entities.columns."). */
 function walk(type: protobuf.Type, r: ProtoReader, end: number, path: string): void {
+  const first = r.pos;
   while (r.pos < end) {
+    const at = r.pos;
     const key = r.tag();
     const wire = key & 7;
     const field = type.fieldsById[key >>> 3];
@@ -77,7 +79,12 @@ function walk(type: protobuf.Type, r: ProtoReader, end: number, path: string): v
       continue;
     }
     if (field.type === 'string') {
-      r.skipString(`${path}${field.name}`, stringLimit(field));
+      const problem = r.skipString(stringLimit(field));
+      if (problem !== undefined) {
+        // A repeated field says which of its values (the row of an entity id).
+        const which = field.repeated ? `[${occurrence(r.buf, first, at, key >>> 3)}]` : '';
+        throw new WireError(`${path}${field.name}${which} ${problem}`);
+      }
       continue;
     }
     const start = r.span();
@@ -105,13 +112,27 @@ function walkMapEntry(field: protobuf.MapField, r: ProtoReader, end: number, pat
     const wire = key & 7;
     const number = key >>> 3;
     if (number === 1 && wire === WIRE_LEN && field.keyType === 'string') {
-      r.skipString(`${path} key`, stringLimit(field));
+      const problem = r.skipString(stringLimit(field));
+      if (problem !== undefined) throw new WireError(`a key of ${path} ${problem}`);
     } else if (number === 2 && wire === WIRE_LEN && field.resolvedType instanceof protobuf.Type) {
       const start = r.span();
       walk(field.resolvedType, r.sub(start, r.pos), r.pos, `${path}.`);
     } else if (number === 2 && wire === WIRE_LEN && field.type === 'string') {
-      r.skipString(`${path} value`, stringLimit(field));
+      const problem = r.skipString(stringLimit(field));
+      if (problem !== undefined) throw new WireError(`a value of ${path} ${problem}`);
     } else if (wire === WIRE_VARINT) r.varint32();
     else r.skip(wire);
   }
+}
+
+/** How many times field `id` occurs in the message's bytes [start, at): the index of the one at `at`. */
+function occurrence(buf: Buffer, start: number, at: number, id: number): number {
+  const r = new ProtoReader(buf, start, at);
+  let count = 0;
+  while (!r.done) {
+    const key = r.tag();
+    if (key >>> 3 === id) count++;
+    r.skip(key & 7);
+  }
+  return count;
 }
