@@ -93,6 +93,8 @@ export class EntityEmbeddingService {
       pinned: mv,
       entities,
       signal,
+      // Warming asks for no entity: popular stays what callers look up.
+      countLookup: false,
     });
     if (built.ok.length === 0) return 0;
     await this.#deps.embeddings.warmOn(mv, {

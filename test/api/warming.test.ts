@@ -281,3 +281,44 @@ describe('warming at a bounded rate, within its budget, cancellable', () => {
     expect(skipped).toBeGreaterThan(RANKED / 2);
   });
 });
+
+describe('warming is not a lookup', () => {
+  let dir: string;
+  let s: Sidecar;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'infercache-warming-lookup-'));
+    s = await startSidecar({
+      redisUrl: sharedRedisUrl(),
+      modelsDir: dir,
+      env: {
+        INFERCACHE_FEATURE_VIEWS: await modelRepository(dir),
+        INFERCACHE_POPULARITY_PUBLISH_MS: '1000',
+        INFERCACHE_WARM_START_BUDGET_MS: '0',
+      },
+    });
+    await put(s, [201, 202, 203, 204, 205]);
+  });
+  afterAll(async () => {
+    await stopAllSidecars();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a Warm that computes predictions and embeddings leaves the popularity ranking to the lookups', async () => {
+    const run = warm(s, { view: VIEW, entities: ids(201, 202, 203) });
+    expect(await run.ended).toBeUndefined();
+    expect(await metric(s, 'infercache_warm_rows_total', { kind: 'e', result: 'warmed' })).toBe(3);
+    expect(await metric(s, 'infercache_warm_rows_total', { kind: 'p', result: 'warmed' })).toBe(3);
+    // One lookup after the warm: once it is in the fleet ranking, so is whatever the warm counted.
+    await sourcesOf(s, 205);
+    const key = `${s.keyPrefix}:popular:${VIEW}`;
+    const ranked = await eventually(
+      'the lookup to reach the fleet ranking',
+      async () => {
+        const members = (await redis('ZRANGE', key, '0', '-1')) as string[];
+        return members.length > 0 ? members : undefined;
+      },
+      30_000,
+    );
+    expect(ranked).toEqual(['["205"]']);
+  });
+});
