@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { xxh3 } from '@node-rs/xxhash';
 import type { CacheKind } from '../cache/kind.js';
 import type { L1Cache } from '../cache/l1.js';
@@ -9,30 +10,39 @@ import type { Logger } from '../ops/logger.js';
 /**
  * L1 written to a file at shutdown and read back at start, so a sidecar
  * without Redis (the embedded default) restarts warm. Each entry keeps the
- * time it had left. The file:
- *   "ICL1SNAP" · u16 version (1) · u16 length + the key prefix
+ * time it had left, less the time the sidecar was down: the file holds
+ * when it was written (wall clock, the only clock that runs while no
+ * process does), and what ran out meanwhile is not loaded. The file:
+ *   "ICL1SNAP" · u16 version (2) · u16 length + the key prefix
+ *   f64 written at (ms since the epoch)
  *   entries: u8 kind · u32 key length · key · u32 frame length · frame
  *            (cache/value_frame.ts, checked against its key) · f64 ms left
  *   u32 0xffffffff (end) · u64 XXH3-64 of everything before it
- * Written to a temporary file and renamed over the old one, so a crash
- * mid-write never leaves a file that loads wrong. A file that is corrupt,
- * truncated, of another version or another key prefix is ignored with one
- * WARN line; an entry whose kind cannot be read now (its model version or
- * view is gone) is skipped.
+ * Written to a temporary file, synced, renamed over the old one and the
+ * directory synced, so a crash mid-write never leaves a file that loads
+ * wrong, nor a power cut a rename that never happened. A file that is
+ * corrupt, truncated, of another version or another key prefix is ignored
+ * with one WARN line; an entry whose kind cannot be read now (its model
+ * version or view is gone) is skipped.
  */
 const MAGIC = Buffer.from('ICL1SNAP');
-const VERSION = 1;
+// 1 kept no write time: its entries came back with the time they had left at shutdown, however long ago.
+const VERSION = 2;
 const END = 0xffffffff;
 const KINDS: readonly FrameKind[] = ['p', 'f', 'e'];
 
 /** The cache kind that reads a key's value now, if any. */
 export type KindOf = (kind: FrameKind, key: string) => CacheKind<object> | undefined;
 
+/** Wall-clock milliseconds since the epoch (Date.now; tests move it). */
+export type WallClock = () => number;
+
 export async function writeSnapshot(
   path: string,
   prefix: string,
   l1: L1Cache,
   kindOf: KindOf,
+  now: WallClock = Date.now,
 ): Promise<number> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   const file = await open(tmp, 'w');
@@ -44,10 +54,12 @@ export async function writeSnapshot(
   };
   try {
     const prefixBytes = Buffer.from(prefix);
-    const head = Buffer.alloc(12);
+    const head = Buffer.alloc(4);
     head.writeUInt16LE(VERSION, 0);
     head.writeUInt16LE(prefixBytes.length, 2);
-    await write(Buffer.concat([MAGIC, head.subarray(0, 4), prefixBytes]));
+    const writtenAt = Buffer.alloc(8);
+    writtenAt.writeDoubleLE(now(), 0);
+    await write(Buffer.concat([MAGIC, head, prefixBytes, writtenAt]));
     for (const kindId of KINDS) {
       for (const [key, value, left] of l1.entries(kindId)) {
         const kind = kindOf(kindId, key);
@@ -84,7 +96,25 @@ export async function writeSnapshot(
   }
   await file.close();
   await rename(tmp, path);
+  await syncDirectory(dirname(path));
   return entries;
+}
+
+/**
+ * A rename is durable once its directory is synced (rename(2) promises
+ * atomicity, not durability). A file system that refuses to sync a
+ * directory leaves the snapshot written all the same.
+ */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (handle === undefined) return;
+  try {
+    await handle.sync();
+  } catch {
+    // EINVAL on some file systems: nothing more can be done.
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Loads a snapshot into L1; resolves with how many entries were taken (0 when the file is absent or refused). */
@@ -95,6 +125,7 @@ export async function readSnapshot(
   kindOf: KindOf,
   maxBytes: number,
   log: Logger,
+  now: WallClock = Date.now,
 ): Promise<number> {
   const size = await stat(path).then(
     (s) => s.size,
@@ -107,7 +138,7 @@ export async function readSnapshot(
   };
   if (size > maxBytes) return refuse(`${size} bytes, more than L1 holds`);
   const bytes = await readFile(path);
-  if (bytes.length < MAGIC.length + 4 + 12 || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
+  if (bytes.length < MAGIC.length + 4 + 8 + 4 + 8 || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
     return refuse('not a snapshot');
   const body = bytes.subarray(0, bytes.length - 8);
   if (xxh3.xxh64(body) !== bytes.readBigUInt64LE(bytes.length - 8))
@@ -119,6 +150,10 @@ export async function readSnapshot(
   if (bytes.toString('utf8', at, at + prefixLength) !== prefix)
     return refuse('written under another key prefix');
   at += prefixLength;
+  if (at + 8 > body.length) return refuse('malformed entries');
+  // A clock set back since the write counts as no time down: a TTL is never lengthened.
+  const down = Math.max(0, now() - bytes.readDoubleLE(at));
+  at += 8;
   let taken = 0;
   try {
     for (;;) {
@@ -131,7 +166,7 @@ export async function readSnapshot(
       const frameLength = bytes.readUInt32LE(at);
       const frameBytes = bytes.subarray(at + 4, at + 4 + frameLength);
       at += 4 + frameLength;
-      const left = bytes.readDoubleLE(at);
+      const left = bytes.readDoubleLE(at) - down;
       at += 8;
       const kind = kindOf(kindId, key);
       if (kind === undefined || !(left > 0)) continue;

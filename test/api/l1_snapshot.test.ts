@@ -87,4 +87,28 @@ describe('L1 snapshot without Redis', () => {
     expect(vectorsAgain.row_sources).toEqual([SRC.L1, SRC.L1, SRC.L1]);
     expect(vectorsAgain.vectors).toEqual(vectors.vectors);
   });
+
+  it('a sidecar down for longer than its entries had left starts without them', async () => {
+    const shortLived = {
+      ...options,
+      keyPrefix: `icsnap-short-${process.pid}`,
+      env: {
+        ...options.env,
+        INFERCACHE_L1_SNAPSHOT: join(dir, 'short.snapshot'),
+        INFERCACHE_L1_TTL_MS: '3000',
+      },
+    };
+    const first = await startSidecar(shortLived);
+    const rows = irisRows(2);
+    expect((await first.client.predict(irisRequest(rows))).row_sources).toEqual([SRC.MODEL, SRC.MODEL]);
+    expect(await first.stop()).toBe(0);
+    const written = first.logs().find((l) => l.msg === 'L1 written to its snapshot');
+    // Written while the rows still had time left: the file holds them.
+    expect(written?.entries).toBeGreaterThanOrEqual(2);
+    // Down longer than the 3 s they had: they ran out while no sidecar held them.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const second = await startSidecar(shortLived);
+    expect(second.logs().find((l) => l.msg === 'L1 restored from its snapshot')).toBeUndefined();
+    expect((await second.client.predict(irisRequest(rows))).row_sources).toEqual([SRC.MODEL, SRC.MODEL]);
+  });
 });

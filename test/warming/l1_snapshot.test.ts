@@ -83,6 +83,49 @@ describe('L1 snapshot', () => {
     expect([...l1.entries('p'), ...l1.entries('e')]).toEqual([]);
   });
 
+  it('takes the time it was down off every entry, and leaves out what ran out meanwhile', async () => {
+    const path = file();
+    const l1 = filledL1();
+    l1.store(kinds.f).set(`${PREFIX}:f:v:0:short`, blob(20, 4), 4000);
+    const writtenAt = 1_700_000_000_000;
+    expect(await writeSnapshot(path, PREFIX, l1, kindOf, () => writtenAt)).toBe(4);
+    const { log } = memoryLog();
+    const left = async (downMs: number) => {
+      const back = newL1();
+      await readSnapshot(path, PREFIX, back, kindOf, 10_000_000, log, () => writtenAt + downMs);
+      return new Map([...back.entries('p'), ...back.entries('f')].map(([key, , ms]) => [key, ms]));
+    };
+    // Down 2 s: the 4 s entry has at most 2 s left, the others 2 s less than they had.
+    const after2s = await left(2000);
+    expect(after2s.get(`${PREFIX}:f:v:0:short`)).toBeLessThanOrEqual(2000);
+    expect(after2s.get(`${PREFIX}:f:v:0:short`)).toBeGreaterThan(0);
+    expect(after2s.get(`${PREFIX}:f:v:0:bb`)).toBeLessThanOrEqual(MINUTE - 2000);
+    // Down 6 s: the 4 s entry ran out while no process held it.
+    const after6s = await left(6000);
+    expect(after6s.has(`${PREFIX}:f:v:0:short`)).toBe(false);
+    expect(after6s.get(`${PREFIX}:f:v:0:bb`)).toBeLessThanOrEqual(MINUTE - 6000);
+    expect(after6s.get(`${PREFIX}:p:m:1:aa`)).toBeLessThanOrEqual(HOUR - 6000);
+    // Down two hours: nothing is left.
+    const back = newL1();
+    expect(await readSnapshot(path, PREFIX, back, kindOf, 10_000_000, log, () => writtenAt + 2 * HOUR)).toBe(
+      0,
+    );
+  });
+
+  it('never lengthens an entry when the clock went back while it was down', async () => {
+    const path = file();
+    const l1 = newL1();
+    l1.store(kinds.f).set(`${PREFIX}:f:v:0:short`, blob(20, 4), 4000);
+    const writtenAt = 1_700_000_000_000;
+    await writeSnapshot(path, PREFIX, l1, kindOf, () => writtenAt);
+    const back = newL1();
+    const { log } = memoryLog();
+    expect(await readSnapshot(path, PREFIX, back, kindOf, 10_000_000, log, () => writtenAt - HOUR)).toBe(1);
+    const [[, , left] = []] = [...back.entries('f')];
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(4000);
+  });
+
   const refusals: [string, (bytes: Buffer) => Buffer, RegExp, string?][] = [
     ['corrupt', (b) => Buffer.from(b).fill(0x55, 40, 41), /check does not match/],
     ['truncated', (b) => b.subarray(0, b.length - 20), /check does not match/],
@@ -91,10 +134,10 @@ describe('L1 snapshot', () => {
       'of another version',
       (b) => {
         const copy = Buffer.from(b);
-        copy.writeUInt16LE(2, 8);
+        copy.writeUInt16LE(1, 8);
         return resealed(copy);
       },
-      /version 2/,
+      /version 1/,
     ],
     ['written under another key prefix', (b) => b, /another key prefix/, 'other'],
   ];
