@@ -1,5 +1,5 @@
 import type { KeyMemo } from '../cache/key_memo.js';
-import { type KeyHasher, keyScope } from '../cache/keys.js';
+import type { KeyHasher } from '../cache/keys.js';
 import type { CacheKind } from '../cache/kind.js';
 import type { RowSource as EngineSource, RowEngine } from '../cache/row_engine.js';
 import { InferCacheError } from '../errors.js';
@@ -9,10 +9,11 @@ import type { RunQueue } from '../model/run_queue.js';
 import type { Metrics } from '../ops/metrics.js';
 import { resolveVersion } from '../predict/model_catalog.js';
 import { feedsOfRows, runModel, signatureInputs } from '../predict/model_run.js';
-import { inputRowViews, type KeyContext, rowKeys } from '../predict/row_keys.js';
+import { inputRowViews, rowKeys } from '../predict/row_keys.js';
 import type { CacheControl } from '../predict/service.js';
 import { type RowSource, SourceCounter } from '../predict/source_counter.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
+import { embeddingKeys } from './embedding_keys.js';
 import { type Embedding, type EmbeddingTtl, embeddingKind } from './embedding_kind.js';
 import { type EmbeddingTarget, embeddingTarget } from './embedding_target.js';
 import { readVector, storedVector } from './vectors.js';
@@ -60,10 +61,10 @@ type Computed = Map<number, Float32Array>;
 /**
  * GetEmbeddings through the row engine: one vector per input row, cached
  * row by row (L1, one Redis round trip for the rest, one model run for what
- * is still missing). The key covers the model, the version and its file's
- * digest, the output, normalisation and the stored dtype: the same row
- * asked with or without normalisation are two entries, never one read as
- * the other.
+ * is still missing). The key (embedding_keys.ts) covers the model, the
+ * version and its file's digest, the output, normalisation and the stored
+ * dtype: the same row asked with or without normalisation are two entries,
+ * never one read as the other.
  */
 export class EmbeddingService {
   readonly #deps: EmbeddingDeps;
@@ -157,13 +158,7 @@ export class EmbeddingService {
       values = await compute(Array.from({ length: rows }, (_, r) => r));
       sources = new Array<RowSource>(rows).fill('model');
     } else {
-      const scope = keyScope(this.#deps.keyPrefix, 'e', mv.name, this.#tag(mv, normalize, target));
-      const ctx: KeyContext = {
-        scope,
-        memo: this.#deps.keyMemo,
-        hasher: this.#deps.hasher,
-        digest: keyDigest(mv, target, normalize),
-      };
+      const ctx = embeddingKeys(this.#deps, mv, target, normalize);
       const maxAgeMs = req.cache.maxAgeMs;
       const result = await this.#deps.engine.run({
         kind: this.#kindOf(mv, target),
@@ -200,13 +195,6 @@ export class EmbeddingService {
     return target;
   }
 
-  /** Version, the model's invalidation generations, and (for a reader of redis-cli) the variant. */
-  #tag(mv: ReadyVersion, normalize: boolean, target: EmbeddingTarget): string {
-    const { generation } = this.#deps;
-    const variant = `${normalize ? 'unit' : 'raw'}.${target.storeAs === 'float16' ? 'f16' : 'f32'}`;
-    return `${mv.version}:g${generation(`p:${mv.name}`)}.${generation(`p:${mv.name}@${mv.version}`)}:${variant}`;
-  }
-
   #kindOf(mv: ReadyVersion, target: EmbeddingTarget): CacheKind<Embedding> {
     let kind = this.#kinds.get(mv);
     if (kind === undefined) {
@@ -215,22 +203,6 @@ export class EmbeddingService {
     }
     return kind;
   }
-}
-
-/**
- * What the row hashes start with besides the inputs: the model file's
- * digest, then the output (u16 length + UTF-8), normalisation and stored
- * dtype, each self-delimiting, so no two variants share a key.
- */
-function keyDigest(mv: ReadyVersion, target: EmbeddingTarget, normalize: boolean): Buffer {
-  const name = Buffer.from(target.outputName, 'utf8');
-  const out = Buffer.allocUnsafe(mv.digest.length + 2 + name.length + 2);
-  let at = mv.digest.copy(out, 0);
-  at = out.writeUInt16LE(name.length, at);
-  at += name.copy(out, at);
-  out[at++] = normalize ? 1 : 0;
-  out[at] = target.storeAs === 'float16' ? 16 : 32;
-  return out;
 }
 
 /** A float32 output's data as floats (copied when its bytes are not 4-byte aligned). */

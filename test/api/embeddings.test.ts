@@ -12,7 +12,15 @@ import { FLOAT16_ABSOLUTE_ERROR, FLOAT16_RELATIVE_ERROR } from '../../src/tensor
 import type { EntityKeysInput } from '../helpers/client.js';
 import { openDirect, runDirectF32 } from '../helpers/direct_model.js';
 import { metricValue } from '../helpers/metrics.js';
-import { f32FromBytes, f32Tensor, grpcError, IRIS_FEATURES, irisRows, SRC } from '../helpers/requests.js';
+import {
+  eventually,
+  f32FromBytes,
+  f32Tensor,
+  grpcError,
+  IRIS_FEATURES,
+  irisRows,
+  SRC,
+} from '../helpers/requests.js';
 import { sharedRedisUrl } from '../helpers/shared_redis.js';
 import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
 
@@ -305,5 +313,44 @@ describe('GetEmbeddings with float16 storage of a vector float16 cannot hold', (
       model: 'scale',
     });
     expect(kept).toBe(1);
+  });
+});
+
+describe('GetEmbeddings when model.json changes how a version is stored', () => {
+  let dir: string;
+  let s: Sidecar;
+  const built = buildFlowerEmbeddingModel();
+  const storedAs = (storeAs: 'float32' | 'float16') =>
+    writeModel(dir, 'flowers', 1, {
+      onnx: built.onnx,
+      meta: { ...built.meta, embedding: { output: 'embedding', storeAs } },
+    });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'infercache-embeddings-store-'));
+    await storedAs('float32');
+    s = await startSidecar({ redisUrl: '', modelsDir: dir, env: { INFERCACHE_MODELS_POLL_MS: '100' } });
+  });
+  afterAll(async () => {
+    await stopAllSidecars();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('computes the vectors again for the new dtype: the same file and rows, other entries', async () => {
+    const embed = (req: unknown) => s.client.unary<EmbeddingsResponse>('GetEmbeddings', req);
+    const rows = irisRows(2);
+    const f32 = await embed(byInputs('flowers', rows));
+    expect([f32.stored_dtype, f32.row_sources]).toEqual([DT_FLOAT32, [SRC.MODEL, SRC.MODEL]]);
+    expect((await embed(byInputs('flowers', rows))).row_sources).toEqual([SRC.L1, SRC.L1]);
+    await storedAs('float16');
+    await eventually(
+      'the version to be reloaded with float16 storage',
+      async () =>
+        (await embed(byInputs('flowers', irisRows(1)))).stored_dtype === DT_FLOAT16 ? true : undefined,
+      30_000,
+    );
+    const f16 = await embed(byInputs('flowers', rows));
+    // Not the float32 entries read by a float16 reader (which takes float32 values).
+    expect([f16.stored_dtype, f16.row_sources]).toEqual([DT_FLOAT16, [SRC.MODEL, SRC.MODEL]]);
+    expect(f16.vectors).not.toEqual(f32.vectors);
   });
 });
