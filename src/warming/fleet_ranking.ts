@@ -12,11 +12,21 @@ export interface RankingOptions {
 
 /**
  * The fleet's ranking of popular entities, per view, in Redis: a sorted set
- * `{prefix}:popular:{view}` to which every sidecar adds its local top-K
- * estimates now and then. Scores decay: whichever sidecar first finds a
- * half-life passed (a key set with NX and an expiry of one half-life)
- * halves every score and trims the set to `maxEntities`. Members are the
- * entity's join values as a JSON array of strings.
+ * `{prefix}:popular:{view}` to which every sidecar adds, now and then, the
+ * lookups its top-K entities had since its last publish. Scores decay:
+ * whichever sidecar first finds a half-life passed (a key set with NX and an
+ * expiry of one half-life) halves every score, before it adds its own, and
+ * trims the set to `maxEntities`. Members are the entity's join values as a
+ * JSON array of strings.
+ *
+ * A score is thus the fleet's lookups of the entity, each halved once per
+ * half-life since: at a steady r lookups per half-life it tends to 2r, and
+ * with none it halves every half-life. Lookups, not estimates: a sidecar
+ * once added its top-K's estimates at every publish, lookups or not, so a
+ * score grew with the number of publishes (34 to 584 within minutes with
+ * no lookup at all), an idle sidecar kept what it once saw popular up for
+ * good, and the sketch's 4-bit counters (at most 15) told the hot apart
+ * from the merely warm no better than the publish count did.
  */
 export class FleetRanking {
   readonly #door: RedisDoor;
@@ -29,24 +39,27 @@ export class FleetRanking {
     this.#log = log;
   }
 
-  /** Adds this sidecar's top entities of every view to the fleet ranking. */
+  /** Adds the lookups of this sidecar's top entities since its last publish, view by view. */
   async publish(popularity: Popularity): Promise<void> {
     if (this.#door.mode === 'none') return;
     for (const view of popularity.views()) {
-      const top = popularity.top(view, this.#options.maxEntities).filter((e) => e.estimate > 0);
-      if (top.length === 0) continue;
       const key = this.#key(view);
+      // Halved first, so what is added now counts whole until the next half-life.
+      await this.#decay(key);
+      const fresh = popularity.unpublished(view, this.#options.maxEntities);
+      if (fresh.entries.length === 0) continue;
       const outcomes = await this.#door.run(
         'ranking_add',
         'write',
-        top.map((e) => ({ key, name: 'ZINCRBY', args: [key, e.estimate, member(e.values)] })),
+        fresh.entries.map((e) => ({ key, name: 'ZINCRBY', args: [key, e.lookups, member(e.values)] })),
       );
       const failed = outcomes.find(isFailure);
       if (failed !== undefined) {
+        // Left unpublished: the next publish adds them again (some may have been added twice).
         this.#log.debug({ view, reason: failed.reason }, 'could not add to the fleet ranking');
         continue;
       }
-      await this.#decay(key);
+      fresh.published();
     }
   }
 

@@ -5,6 +5,14 @@ import { TopK } from './top_k.js';
 /** One entity of a view, as warming asks for it again: its join values, in the view's key order. */
 export type EntityValues = readonly (string | bigint)[];
 
+/** A view's entities looked up since they were last published, and how to say they were. */
+export interface Unpublished {
+  /** Each entity with its lookups since the last publish (at least 1). */
+  readonly entries: readonly { values: EntityValues; lookups: number }[];
+  /** The fleet ranking has them: the next publish counts from here. */
+  published(): void;
+}
+
 export interface PopularityOptions {
   /** Distinct entities the sketch tells apart (its memory: about 2 bytes each; see FrequencySketch.bytes). */
   readonly capacity: number;
@@ -57,6 +65,23 @@ export class Popularity {
     return (this.#views.get(view)?.ranked() ?? [])
       .slice(0, n)
       .map((e) => ({ values: e.item, estimate: e.estimate }));
+  }
+
+  /**
+   * Of the view's `n` most looked-up entities here, those looked up since
+   * the last publish that reached the fleet, with how often. An entity that
+   * enters the top-K brings its estimate (the lookups the sketch saw before).
+   */
+  unpublished(view: string, n: number): Unpublished {
+    const ranked = (this.#views.get(view)?.ranked() ?? []).slice(0, n);
+    // The counts as they are now: lookups made while the publish is under way go in the next one.
+    const taken = ranked.filter((e) => e.offers > e.recorded).map((e) => ({ e, offers: e.offers }));
+    return {
+      entries: taken.map(({ e, offers }) => ({ values: e.item, lookups: offers - e.recorded })),
+      published: () => {
+        for (const { e, offers } of taken) e.recorded = offers;
+      },
+    };
   }
 
   views(): string[] {

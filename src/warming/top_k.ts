@@ -2,6 +2,14 @@ export interface Ranked<T> {
   readonly key: string;
   estimate: number;
   readonly item: T;
+  /**
+   * Times offered since it entered, plus its estimate then: a count that
+   * neither saturates nor ages, unlike the estimate (what the fleet
+   * ranking adds up, see fleet_ranking.ts).
+   */
+  offers: number;
+  /** `offers` as its owner last recorded it (the fleet ranking: at the last publish). */
+  recorded: number;
 }
 
 /**
@@ -34,12 +42,13 @@ export class TopK<T> {
       const entry = this.#heap[at] as Ranked<T>;
       const before = entry.estimate;
       entry.estimate = estimate;
+      entry.offers++;
       if (estimate > before) this.#down(at);
       else this.#up(at);
       return;
     }
     if (this.#heap.length < this.#k) {
-      this.#heap.push({ key, estimate, item: item(i) });
+      this.#heap.push({ key, estimate, item: item(i), offers: estimate, recorded: 0 });
       this.#at.set(key, this.#heap.length - 1);
       this.#up(this.#heap.length - 1);
       return;
@@ -47,7 +56,7 @@ export class TopK<T> {
     const min = this.#heap[0] as Ranked<T>;
     if (estimate <= min.estimate) return;
     this.#at.delete(min.key);
-    this.#heap[0] = { key, estimate, item: item(i) };
+    this.#heap[0] = { key, estimate, item: item(i), offers: estimate, recorded: 0 };
     this.#at.set(key, 0);
     this.#down(0);
   }
