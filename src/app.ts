@@ -286,10 +286,14 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
   ];
   if (config.warmIntervalMs > 0) {
     const scheduled = warmer;
+    // Each run gets one interval: a slow warm ends before the next begins rather than piling up.
     const warmNow = () =>
-      void scheduled
-        .warmTop(config.warmTop, 'schedule', AbortSignal.timeout(config.warmIntervalMs))
-        .catch(() => {});
+      void scheduled.warmTop(config.warmTop, 'schedule', AbortSignal.timeout(config.warmIntervalMs)).then(
+        (warmed) => {
+          if (warmed.total > 0) log.debug({ ...warmed }, 'warmed the fleet top entities on schedule');
+        },
+        (error: unknown) => log.warn({ err: (error as Error).message }, 'a scheduled warm failed'),
+      );
     timers.push(setInterval(warmNow, config.warmIntervalMs));
   }
   for (const t of timers) t.unref();

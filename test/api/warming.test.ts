@@ -322,3 +322,45 @@ describe('warming is not a lookup', () => {
     expect(ranked).toEqual(['["205"]']);
   });
 });
+
+describe('warming on a schedule', () => {
+  let dir: string;
+  let s: Sidecar;
+  const prefix = `icsched-${process.pid}-${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'infercache-warming-schedule-'));
+    const views = await modelRepository(dir);
+    // The fleet ranks 303 first, then 302 and 301; 304 is not ranked.
+    await redis('ZADD', `${prefix}:popular:${VIEW}`, '30', '["303"]', '20', '["302"]', '10', '["301"]');
+    s = await startSidecar({
+      redisUrl: sharedRedisUrl(),
+      modelsDir: dir,
+      keyPrefix: prefix,
+      env: {
+        INFERCACHE_FEATURE_VIEWS: views,
+        INFERCACHE_WARM_START_BUDGET_MS: '0',
+        INFERCACHE_WARM_INTERVAL_MS: '1000',
+      },
+    });
+    await put(s, [301, 302, 303, 304]);
+  });
+  afterAll(async () => {
+    await stopAllSidecars();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('warms the fleet top entities every INFERCACHE_WARM_INTERVAL_MS, with no call asking', async () => {
+    const runs = () => metric(s, 'infercache_warm_runs_total', { trigger: 'schedule', outcome: 'done' });
+    const predicted = () => metric(s, 'infercache_warm_rows_total', { kind: 'p', result: 'warmed' });
+    // Twice the three ranked entities' predictions: two warms since their rows were written.
+    await eventually(
+      'two scheduled warms of the rows',
+      async () => ((await predicted()) >= 6 ? true : undefined),
+      30_000,
+    );
+    expect(await runs()).toBeGreaterThanOrEqual(2);
+    expect(await metric(s, 'infercache_warm_seconds_total', { trigger: 'schedule' })).toBeGreaterThan(0);
+    // Predictions nobody asked for are in L1: the schedule computed them.
+    expect(await predictSources(s, 301, 302, 303, 304)).toEqual([SRC.L1, SRC.L1, SRC.L1, SRC.MODEL]);
+  });
+});
