@@ -250,7 +250,7 @@ export const SETTINGS = {
     env: 'WARM_CONCURRENCY',
     schema: int(1, 64),
     default: 1,
-    doc: 'warming batches in flight at once, over every warm in progress',
+    doc: 'warming batches in flight at once: a warm runs its batches in parallel up to this, a bound every warm in progress shares',
   },
   warmIntervalMs: {
     env: 'WARM_INTERVAL_MS',

@@ -93,8 +93,11 @@ export class Warmer {
 
   /**
    * Warms `entities` of `view` (by default: their feature rows, then every
-   * current model reading the view); reports progress after each batch;
-   * stops early (not failing) when `signal` fires.
+   * current model reading the view), batches in parallel up to the
+   * concurrency (the slots every warm shares), each paid for at the rate
+   * limit before it starts; reports progress after each batch; stops early
+   * (not failing) when `signal` fires, once the batches under way have
+   * ended, so nothing it started outlives it.
    */
   async warm(
     view: FeatureView,
@@ -115,33 +118,43 @@ export class Warmer {
       failed,
       seconds: (performance.now() - started) / 1000,
     });
+    const one = async (chunk: readonly EntityValues[], release: () => void): Promise<void> => {
+      try {
+        await each(entityColumns(view, chunk), signal);
+        done += chunk.length;
+      } catch (error) {
+        // A batch cut short by the signal is skipped, not failed.
+        if (signal.aborted) return;
+        failed += chunk.length;
+        metrics.rows.labels('f', 'failed').inc(chunk.length);
+        this.#deps.log.warn(
+          { view: view.name, err: (error as Error).message.slice(0, 200) },
+          'a warm batch failed',
+        );
+      } finally {
+        release();
+      }
+      onProgress(progress());
+    };
+    const running = new Set<Promise<void>>();
     let outcome = 'done';
     try {
       for (let at = 0; at < entities.length; at += batch) {
         const chunk = entities.slice(at, at + batch);
         await this.#limiter.take(chunk.length, signal);
         const release = await this.#slots.take(signal);
-        try {
-          await each(entityColumns(view, chunk), signal);
-          done += chunk.length;
-        } catch (error) {
-          if (signal.aborted) throw error;
-          failed += chunk.length;
-          metrics.rows.labels('f', 'failed').inc(chunk.length);
-          this.#deps.log.warn(
-            { view: view.name, err: (error as Error).message.slice(0, 200) },
-            'a warm batch failed',
-          );
-        } finally {
-          release();
-        }
-        onProgress(progress());
+        const batchDone: Promise<void> = one(chunk, release).finally(() => running.delete(batchDone));
+        running.add(batchDone);
       }
     } catch (error) {
       if (!signal.aborted) throw error;
-      outcome = trigger === 'start' || trigger === 'switch' ? 'budget' : 'cancelled';
-      metrics.rows.labels('f', 'skipped').inc(entities.length - done - failed);
     } finally {
+      await Promise.all(running);
+      const skipped = entities.length - done - failed;
+      if (skipped > 0 && signal.aborted) {
+        outcome = trigger === 'start' || trigger === 'switch' ? 'budget' : 'cancelled';
+        metrics.rows.labels('f', 'skipped').inc(skipped);
+      }
       metrics.runs.labels(trigger, outcome).inc();
       metrics.seconds.labels(trigger).inc((performance.now() - started) / 1000);
     }
