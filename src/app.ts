@@ -273,6 +273,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
   warmer = new Warmer({
     reader: featureReader,
     ranking,
+    popularity,
     views: () => views,
     batch: config.warmBatchRows,
     rowsPerSecond: config.warmRowsPerSecond,
@@ -338,7 +339,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
         maxEntityRows: config.maxEntityRows,
       }),
     },
-    { Warm: warmHandler({ warmer, ranking, views: () => views, maxEntityRows: config.maxEntityRows, log }) },
+    { Warm: warmHandler({ warmer, views: () => views, maxEntityRows: config.maxEntityRows, log }) },
     health,
     metrics,
     log,

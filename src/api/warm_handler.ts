@@ -4,9 +4,8 @@ import type { EntityColumnWire } from '../features/entity_keys.js';
 import { entityRows } from '../features/entity_keys.js';
 import type { FeatureView } from '../features/view.js';
 import type { Logger } from '../ops/logger.js';
-import type { FleetRanking } from '../warming/fleet_ranking.js';
 import type { EntityValues } from '../warming/popularity.js';
-import type { Warmer } from '../warming/warmer.js';
+import type { RankingUsed, Warmer } from '../warming/warmer.js';
 import { refusal } from './refusal.js';
 import { toServiceError } from './status.js';
 import { decodeBounded } from './wire/bounded_decode.js';
@@ -19,7 +18,6 @@ interface WarmWire {
 
 export interface WarmDeps {
   readonly warmer: Warmer;
-  readonly ranking: FleetRanking;
   readonly views: () => ReadonlyMap<string, FeatureView>;
   readonly maxEntityRows: number;
   readonly log: Logger;
@@ -28,6 +26,9 @@ export interface WarmDeps {
 /**
  * Warm: streams one progress message per batch, the last with done set.
  * Cancelling the call (or its deadline) stops the warming between batches.
+ * A warm of the `top` most popular says which ranking it read (`ranking`:
+ * the fleet's, or without Redis the sidecar's own), in every message and
+ * in one log line.
  */
 export function warmHandler(deps: WarmDeps): grpc.handleServerStreamingCall<Buffer, unknown> {
   return (call) => {
@@ -49,7 +50,13 @@ export function warmHandler(deps: WarmDeps): grpc.handleServerStreamingCall<Buff
   };
 }
 
-type Progress = { rows_done: number; rows_total: number; rows_failed: number; seconds: number };
+type Progress = {
+  rows_done: number;
+  rows_total: number;
+  rows_failed: number;
+  seconds: number;
+  ranking: RankingUsed | '';
+};
 
 async function run(
   deps: WarmDeps,
@@ -61,19 +68,25 @@ async function run(
   const view = deps.views().get(req.view);
   if (view === undefined) throw invalidArgument(`view: unknown view ${quote(req.view)}`);
   let entities: EntityValues[];
+  let ranking: RankingUsed | '' = '';
   const columns = req.entities?.columns ?? [];
   if (columns.length > 0) {
     const rows = entityRows(view.joinKeys, columns, deps.maxEntityRows);
     entities = Array.from({ length: rows.count }, (_, i) => rows.values(i));
   } else {
     if (req.top <= 0) throw invalidArgument('give entities, or top: how many of the most popular to warm');
-    entities = await deps.ranking.top(view.name, Math.min(req.top, deps.maxEntityRows));
+    ({ entities, ranking } = await deps.warmer.popular(view, Math.min(req.top, deps.maxEntityRows)));
+    deps.log.info(
+      { view: view.name, top: req.top, ranking, entities: entities.length },
+      'Warm of the most popular entities',
+    );
   }
   const wire = (p: { done: number; total: number; failed: number; seconds: number }): Progress => ({
     rows_done: p.done,
     rows_total: p.total,
     rows_failed: p.failed,
     seconds: p.seconds,
+    ranking,
   });
   const last = await deps.warmer.warm(view, entities, 'request', signal, (p) => send(wire(p)));
   return wire(last);

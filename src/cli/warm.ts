@@ -20,7 +20,14 @@ interface WarmProgressReply {
   rows_failed: string;
   seconds: number;
   done: boolean;
+  /** "fleet" or "local" for a warm of the most popular; "" for entities given. */
+  ranking: string;
 }
+
+const RANKINGS: Record<string, string> = {
+  fleet: '; top of the fleet ranking',
+  local: "; top of the sidecar's own ranking (it has no Redis)",
+};
 
 // Long enough for a sidecar still starting (it binds its port before warming itself).
 const CONNECT_MS = 10_000;
@@ -28,8 +35,9 @@ const CONNECT_MS = 10_000;
 /**
  * `infercache warm VIEW [ID...] [--top N]`: one Warm call, for the entities
  * given (join keys from the views file of the config, as `features get`) or
- * the fleet's N most popular. A progress bar on a terminal (stderr), one
- * summary line on stdout. Ctrl-C cancels the call, which stops the warming
+ * the N most popular (the fleet's ranking, or a sidecar without Redis its
+ * own). A progress bar on a terminal (stderr), one summary line on stdout,
+ * which names the ranking a --top warm read. Ctrl-C cancels the call, which stops the warming
  * between batches; the rows warmed by then stay warm.
  */
 export async function warmCommand(viewName: string, ids: string[], o: WarmCommandOptions): Promise<void> {
@@ -87,10 +95,17 @@ export async function warmCommand(viewName: string, ids: string[], o: WarmComman
       process.off('SIGINT', onSigint);
       bar?.stop();
     }
-    const p = last ?? { rows_done: '0', rows_total: '0', rows_failed: '0', seconds: 0, done: true };
+    const p = last ?? {
+      rows_done: '0',
+      rows_total: '0',
+      rows_failed: '0',
+      seconds: 0,
+      done: true,
+      ranking: '',
+    };
     process.stdout.write(
       `${viewName}: warmed ${p.rows_done} of ${p.rows_total} rows, failed ${p.rows_failed}; ` +
-        `${p.seconds.toFixed(2)} s\n`,
+        `${p.seconds.toFixed(2)} s${RANKINGS[p.ranking] ?? ''}\n`,
     );
     if (p.rows_failed !== '0') {
       throw new InferCacheError(

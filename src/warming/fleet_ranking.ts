@@ -39,6 +39,11 @@ export class FleetRanking {
     this.#log = log;
   }
 
+  /** False without Redis: there is no fleet ranking, only each sidecar's own. */
+  get shared(): boolean {
+    return this.#door.mode !== 'none';
+  }
+
   /** Adds the lookups of this sidecar's top entities since its last publish, view by view. */
   async publish(popularity: Popularity): Promise<void> {
     if (this.#door.mode === 'none') return;

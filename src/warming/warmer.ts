@@ -5,11 +5,14 @@ import type { ReadyVersion } from '../model/registry.js';
 import type { Logger } from '../ops/logger.js';
 import type { WarmingMetrics } from '../ops/metrics.js';
 import type { FleetRanking } from './fleet_ranking.js';
-import type { EntityValues } from './popularity.js';
+import type { EntityValues, Popularity } from './popularity.js';
 import { RateLimiter } from './rate_limiter.js';
 import { Slots } from './slots.js';
 
 export type WarmTrigger = 'start' | 'switch' | 'schedule' | 'request';
+
+/** Which ranking said what is popular: the fleet's in Redis, or this sidecar's own (no Redis). */
+export type RankingUsed = 'fleet' | 'local';
 
 export interface WarmProgress {
   readonly done: number;
@@ -28,6 +31,8 @@ export type VersionWarmer = (
 export interface WarmerDeps {
   readonly reader: FeatureReader;
   readonly ranking: FleetRanking;
+  /** This sidecar's own ranking: what is popular when there is no fleet (no Redis). */
+  readonly popularity: Pick<Popularity, 'top'>;
   readonly views: () => ReadonlyMap<string, FeatureView>;
   /** Entity rows per batch (one feature read and one model run each). */
   readonly batch: number;
@@ -63,12 +68,23 @@ export class Warmer {
     this.#slots = new Slots(deps.concurrency);
   }
 
-  /** The fleet's `top` most popular entities of every view, until `signal` fires (a time budget). */
+  /**
+   * The `n` most popular entities of `view`: the fleet's ranking, or
+   * without Redis this sidecar's own top-K (there is no fleet ranking then,
+   * and the sidecar's own lookups are all there is to go by).
+   */
+  async popular(view: FeatureView, n: number): Promise<{ entities: EntityValues[]; ranking: RankingUsed }> {
+    if (this.#deps.ranking.shared)
+      return { entities: await this.#deps.ranking.top(view.name, n), ranking: 'fleet' };
+    return { entities: this.#deps.popularity.top(view.name, n).map((e) => e.values), ranking: 'local' };
+  }
+
+  /** The `top` most popular entities of every view (see popular), until `signal` fires (a time budget). */
   async warmTop(top: number, trigger: WarmTrigger, signal: AbortSignal): Promise<WarmProgress> {
     let sum: WarmProgress = { done: 0, total: 0, failed: 0, seconds: 0 };
     for (const view of this.#deps.views().values()) {
       if (signal.aborted) break;
-      const entities = await this.#deps.ranking.top(view.name, top);
+      const { entities } = await this.popular(view, top);
       if (entities.length === 0) continue;
       sum = add(sum, await this.warm(view, entities, trigger, signal));
     }
@@ -84,7 +100,7 @@ export class Warmer {
     const each = (columns: EntityColumnWire[], s: AbortSignal) => this.#deps.warmVersion(mv, columns, s);
     for (const view of this.#deps.viewsOf(mv)) {
       if (signal.aborted) break;
-      const entities = await this.#deps.ranking.top(view.name, top);
+      const { entities } = await this.popular(view, top);
       if (entities.length === 0) continue;
       sum = add(sum, await this.warm(view, entities, 'switch', signal, () => {}, each));
     }

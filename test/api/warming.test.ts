@@ -32,6 +32,7 @@ interface WarmProgress {
   rows_failed: string;
   seconds: number;
   done: boolean;
+  ranking: string;
 }
 
 /** A Warm call: its progress messages as they come, and how it ended. */
@@ -204,9 +205,15 @@ describe('popularity and warming (sidecars on one Redis)', () => {
     expect(await embedSources(d, [107, 108, 109])).toEqual([SRC.L1, SRC.L1, SRC.L1]);
     expect(await embedSources(d, [107, 108, 109], true)).toEqual([SRC.L1, SRC.L1, SRC.L1]);
 
+    expect(given.messages.map((m) => m.ranking)).toEqual(['', '', '']);
     const top = warm(d, { view: VIEW, top: 2 });
     expect(await top.ended).toBeUndefined();
-    expect(top.messages.at(-1)).toMatchObject({ rows_done: '2', rows_total: '2', done: true });
+    expect(top.messages.at(-1)).toMatchObject({
+      rows_done: '2',
+      rows_total: '2',
+      done: true,
+      ranking: 'fleet',
+    });
     expect(await sourcesOf(d, 101, 102, 103)).toEqual([FS_L1, FS_L1, FS_L2]);
     expect(await metric(d, 'infercache_warm_runs_total', { trigger: 'request', outcome: 'done' })).toBe(2);
     expect(await metric(d, 'infercache_warm_rows_total', { kind: 'f', result: 'warmed' })).toBe(5);
@@ -362,5 +369,49 @@ describe('warming on a schedule', () => {
     expect(await metric(s, 'infercache_warm_seconds_total', { trigger: 'schedule' })).toBeGreaterThan(0);
     // Predictions nobody asked for are in L1: the schedule computed them.
     expect(await predictSources(s, 301, 302, 303, 304)).toEqual([SRC.L1, SRC.L1, SRC.L1, SRC.MODEL]);
+  });
+});
+
+describe('warming without Redis', () => {
+  let dir: string;
+  let s: Sidecar;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'infercache-warming-local-'));
+    s = await startSidecar({
+      redisUrl: '',
+      modelsDir: dir,
+      env: {
+        INFERCACHE_FEATURE_VIEWS: await modelRepository(dir),
+        INFERCACHE_L1_SNAPSHOT: 'off',
+        INFERCACHE_WARM_START_BUDGET_MS: '0',
+      },
+    });
+    await put(s, [401, 402, 403, 404]);
+  });
+  afterAll(async () => {
+    await stopAllSidecars();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('Warm with top N warms the most looked-up entities of the sidecar’s own ranking, and says so', async () => {
+    for (let i = 0; i < 3; i++) await sourcesOf(s, 402);
+    for (let i = 0; i < 2; i++) await sourcesOf(s, 401);
+    await sourcesOf(s, 403);
+    const run = warm(s, { view: VIEW, top: 2 });
+    expect(await run.ended).toBeUndefined();
+    expect(run.messages.at(-1)).toMatchObject({
+      rows_done: '2',
+      rows_total: '2',
+      done: true,
+      ranking: 'local',
+    });
+    expect(s.logs().find((l) => l.msg === 'Warm of the most popular entities')).toMatchObject({
+      view: VIEW,
+      top: 2,
+      ranking: 'local',
+      entities: 2,
+    });
+    // The top two have their predictions computed; the third has not.
+    expect(await predictSources(s, 402, 401, 403)).toEqual([SRC.L1, SRC.L1, SRC.MODEL]);
   });
 });

@@ -62,6 +62,7 @@ describe('infercache warm (CLI)', () => {
   let dir: string;
   let fast: Sidecar;
   let slow: Sidecar;
+  let env: Record<string, string>;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'infercache-warm-cli-'));
     await writeModel(dir, 'iris', 1, buildIrisModel());
@@ -79,7 +80,7 @@ describe('infercache warm (CLI)', () => {
         ],
       }),
     );
-    const env = { INFERCACHE_FEATURE_VIEWS: views, INFERCACHE_WARM_START_BUDGET_MS: '0' };
+    env = { INFERCACHE_FEATURE_VIEWS: views, INFERCACHE_WARM_START_BUDGET_MS: '0' };
     const writer = await startSidecar({ redisUrl: sharedRedisUrl(), modelsDir: dir, env });
     const rows = irisRows(5);
     await writer.client.putFeatures({
@@ -129,8 +130,26 @@ describe('infercache warm (CLI)', () => {
   it('warms the fleet top N with --top', async () => {
     const run = await cli(['warm', 'iris_flowers', '--top', '2', '-a', fast.grpcAddr]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^iris_flowers: warmed 2 of 2 rows, failed 0;/);
+    expect(run.stdout).toMatch(
+      /^iris_flowers: warmed 2 of 2 rows, failed 0; \d+\.\d\d s; top of the fleet ranking\n$/,
+    );
     expect(await sourcesOf(fast, 5, 4)).toEqual([FS_L1, FS_L1]);
+  });
+
+  it('warms the top N of the sidecar’s own ranking when it has no Redis, and says so', async () => {
+    const alone = await startSidecar({
+      redisUrl: '',
+      modelsDir: dir,
+      env: { ...env, INFERCACHE_L1_SNAPSHOT: 'off' },
+    });
+    await sourcesOf(alone, 3);
+    await sourcesOf(alone, 3);
+    await sourcesOf(alone, 4);
+    const run = await cli(['warm', 'iris_flowers', '--top', '5', '-a', alone.grpcAddr]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /^iris_flowers: warmed 2 of 2 rows, failed 0; \d+\.\d\d s; top of the sidecar's own ranking \(it has no Redis\)\n$/,
+    );
   });
 
   it('exits 1 with a clear message when the view, the arguments or the sidecar are wrong', async () => {

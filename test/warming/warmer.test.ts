@@ -20,6 +20,7 @@ function warmer(concurrency: number, rowsPerSecond = 1_000_000) {
   const w = new Warmer({
     reader: {} as FeatureReader,
     ranking: {} as FleetRanking,
+    popularity: { top: () => [] },
     views: () => new Map(),
     batch: BATCH,
     rowsPerSecond,
@@ -119,6 +120,28 @@ describe('Warmer', () => {
     expect(await metric('infercache_warm_rows_total', { kind: 'f', result: 'skipped' })).toBe(
       1000 - result.done,
     );
+  });
+
+  it('takes the most popular from the fleet ranking, or without Redis from the sidecar’s own', async () => {
+    const deps = (shared: boolean) => ({
+      reader: {} as FeatureReader,
+      ranking: { shared, top: async () => [['7'], ['8']] } as unknown as FleetRanking,
+      popularity: { top: () => [{ values: ['1'], estimate: 5 }] },
+      views: () => new Map(),
+      batch: BATCH,
+      rowsPerSecond: 1000,
+      concurrency: 1,
+      versionsReading: () => [],
+      viewsOf: () => [],
+      warmVersion: async () => {},
+      metrics: createMetrics().warming,
+      log: memoryLog().log,
+    });
+    expect(await new Warmer(deps(true)).popular(view, 2)).toEqual({
+      entities: [['7'], ['8']],
+      ranking: 'fleet',
+    });
+    expect(await new Warmer(deps(false)).popular(view, 2)).toEqual({ entities: [['1']], ranking: 'local' });
   });
 
   it('counts a batch that fails as failed, and goes on with the others', async () => {
