@@ -19,7 +19,7 @@
  *   BENCH_REQUEST_COST_SENDS=<n>   sends of each request in request_cost
  *   BENCH_WARM_ENTITIES=<n>        distinct entities of warm_start's Zipf stream (1M)
  *   BENCH_WARM_LEARN=<n>           lookups the fleet ranking learns from in warm_start
- *   BENCH_WARM_FIRST=<n>           first lookups of each new sidecar measured in warm_start
+ *   BENCH_WARM_SECONDS=<n>         wall time of the stream measured on each new sidecar in warm_start (10)
  *   BENCH_BATCH_CLIENTS=<n>        clients in micro_batching (64)
  *   BENCH_BATCH_ROUNDS=<n>         rounds in micro_batching (3)
  *   BENCH_BATCH_SWEEP=1            micro_batching also measures other batch bounds and delays
