@@ -208,7 +208,7 @@ export const SETTINGS = {
     env: 'POPULARITY_PUBLISH_MS',
     schema: int(1000, 86_400_000),
     default: 30_000,
-    doc: 'how often this sidecar adds its top entities to the fleet ranking in Redis',
+    doc: 'how often this sidecar adds the lookups of its top entities since its last publish to the fleet ranking in Redis',
   },
   popularityHalfLifeMs: {
     env: 'POPULARITY_HALF_LIFE_MS',
@@ -256,13 +256,13 @@ export const SETTINGS = {
     env: 'WARM_INTERVAL_MS',
     schema: int(0, 86_400_000),
     default: 0,
-    doc: 'warm the fleet top entities on this schedule too (0: off)',
+    doc: "warm the top entities (the fleet ranking; without Redis the sidecar's own) on this schedule too, each run within one interval (0: off)",
   },
   l1Snapshot: {
     env: 'L1_SNAPSHOT',
     schema: z.string().min(1),
     default: 'auto',
-    doc: 'without Redis: L1 is written to this file at shutdown and read back at start ("auto": <tmpdir>/infercache-l1-<key prefix>.snapshot; "off")',
+    doc: 'without Redis: L1 is written to this file at shutdown and read back at start, each entry less the time the sidecar was down ("auto": <tmpdir>/infercache-l1-<key prefix>.snapshot; "off")',
   },
   traceFile: {
     env: 'TRACE_FILE',
