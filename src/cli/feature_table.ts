@@ -2,7 +2,9 @@ import type { FeatureSpec, FeatureView } from '../features/view.js';
 import type { FeatureValuesReply, GetFeaturesReply } from './client.js';
 
 // infercache.v1.FeatureStatus and FeatureSource by number.
-const STATUS_NAMES = ['unspecified', 'present', 'null_value', 'not_found', 'outside_max_age'];
+const STATUS_NAMES = ['unspecified', 'present', 'null_value', 'not_found', 'outside_max_age', 'stale'];
+// Statuses of a value that is returned (a null one too: the type's zero stands in).
+const RETURNED = new Set(['present', 'outside_max_age', 'stale']);
 const SOURCE_NAMES = ['unspecified', 'l1', 'l2', 'origin', 'none'];
 // Vector values shown in a text cell; -o json has them all.
 const VECTOR_PREVIEW = 6;
@@ -34,8 +36,7 @@ export function entityTable(
       const spec = view.features[view.index.get(name) ?? -1];
       if (spec === undefined) continue;
       const status = STATUS_NAMES[column.statuses[r] ?? 0] ?? 'unspecified';
-      const present = status === 'present' || status === 'outside_max_age';
-      features[name] = { value: present ? valueAt(spec, column, r) : null, status };
+      features[name] = { value: RETURNED.has(status) ? valueAt(spec, column, r) : null, status };
     }
     const time = Number(rows?.event_time_ms[r] ?? 0);
     return {
@@ -51,18 +52,14 @@ export function entityTable(
 /**
  * Aligned columns: the ids, each feature's value (`null` for a null value,
  * `-` where the row was not found), the row's status (present,
- * outside_max_age or not_found), its age and its source.
+ * outside_max_age, stale or not_found), its age and its source.
  */
 export function tableText(view: FeatureView, rows: readonly EntityRow[]): string {
   const names = rows[0] === undefined ? [] : Object.keys(rows[0].features);
   const header = [...view.joinKeys.map((k) => k.name), ...names, 'status', 'age', 'source'];
   const lines = rows.map((row) => {
     const statuses = Object.values(row.features).map((f) => f.status);
-    const status = statuses.includes('not_found')
-      ? 'not_found'
-      : statuses.includes('outside_max_age')
-        ? 'outside_max_age'
-        : 'present';
+    const status = ['not_found', 'stale', 'outside_max_age'].find((s) => statuses.includes(s)) ?? 'present';
     return [
       ...Object.values(row.id).map((v) => String(v)),
       ...Object.values(row.features).map((f) => (f.status === 'not_found' ? '-' : cell(f.value))),

@@ -8,7 +8,7 @@ import type { FeatureMetrics } from '../ops/metrics.js';
 import type { RedisDoor } from '../redis/door.js';
 import { type EntityColumnWire, type EntityRows, entityRows } from './entity_keys.js';
 import { type FeatureRow, featureRowKind } from './feature_row.js';
-import { type FeatureStatus, isStale, STATUS } from './freshness.js';
+import { type FeatureStatus, isStale, STATUS, withinGrace } from './freshness.js';
 import { NEWER_WINS, newerWinsCall } from './newer_wins.js';
 import { Origin, OriginError } from './origin.js';
 import type { FeatureView } from './view.js';
@@ -26,6 +26,8 @@ export interface ViewResult {
   /** One per entity row of the request, in order. */
   readonly rows: readonly FeatureRow[];
   readonly sources: readonly FeatureSource[];
+  /** The rows served past max_age because the view's origin failed (STALE); absent when none was. */
+  readonly stale?: ReadonlySet<number>;
 }
 
 export interface GetFeaturesResult {
@@ -81,9 +83,9 @@ export interface ViewPlumbing {
   readonly origin: Origin | undefined;
   /**
    * Rows past max_age served because the origin failed, with the tier they
-   * were read from: they are answered with that source (not the origin's,
-   * also to the calls that waited on the same computation) and not stored
-   * again.
+   * were read from: they are answered STALE with that source (not the
+   * origin's, also to the calls that waited on the same computation) and
+   * not stored again.
    */
   readonly fallbacks: WeakMap<FeatureRow, Tier>;
 }
@@ -203,12 +205,18 @@ export class FeatureReader {
       views.map((view, n) => {
         const result = results[n] as { values: FeatureRow[]; sources: RowSource[] };
         const { fallbacks } = this.plumbing(view);
+        let stale: Set<number> | undefined;
         const sources = result.values.map((row, i): FeatureSource => {
           if (row.values === undefined) return 'none';
           const s = result.sources[i] as RowSource;
-          return s === 'computed' ? (fallbacks.get(row) ?? 'origin') : s;
+          if (s !== 'computed') return s;
+          const tier = fallbacks.get(row);
+          if (tier === undefined) return 'origin';
+          stale ??= new Set();
+          stale.add(i);
+          return tier;
         });
-        return { view, rows: result.values, sources };
+        return { view, rows: result.values, sources, ...(stale === undefined ? {} : { stale }) };
       }),
     );
   }
@@ -258,15 +266,15 @@ export class FeatureReader {
   }
 
   #answer(call: PreparedCall, views: ViewResult[]): GetFeaturesResult {
-    for (const v of views) this.#observe(v.view, v.rows, v.sources, call.now);
+    for (const v of views) this.#observe(v, call.now);
     return { refs: call.refs, views, entities: call.rows.count, now: call.now };
   }
 
   #job(view: FeatureView, rows: EntityRows, hashes: readonly string[], now: number, signal: AbortSignal) {
     const { kind, origin, fallbacks } = this.plumbing(view);
     const keys = this.keys(view, rows, hashes);
-    // Rows past max_age, kept aside while their view's origin is asked for
-    // fresh ones: served (marked) if the origin fails and the view allows it.
+    // Rows past max_age but within the view's stale grace, kept aside while
+    // its origin is asked for fresh ones: served (STALE) if the origin fails.
     const stale = new Map<string, { row: FeatureRow; tier: Tier }>();
     const job: RowJob<FeatureRow> = {
       kind,
@@ -281,7 +289,7 @@ export class FeatureReader {
               this.#writeOriginRows(kind, keys, rows),
             accept: (row: FeatureRow, key: string, tier: Tier) => {
               if (!isStale(row, view.maxAgeMs, now)) return true;
-              stale.set(key, { row, tier });
+              if (withinGrace(row, view, now)) stale.set(key, { row, tier });
               return false;
             },
           }),
@@ -309,7 +317,7 @@ export class FeatureReader {
         } catch (error) {
           if (!(error instanceof OriginError)) throw error;
           const old = list.map((i) => stale.get(keys[i] as string));
-          if (view.origin?.serveStaleOnError && old.every((r) => r !== undefined)) {
+          if (old.every((r) => r !== undefined)) {
             return old.map((r) => {
               const { row, tier } = r as { row: FeatureRow; tier: Tier };
               fallbacks.set(row, tier);
@@ -398,12 +406,7 @@ export class FeatureReader {
     return { refs, views };
   }
 
-  #observe(
-    view: FeatureView,
-    rows: readonly FeatureRow[],
-    sources: readonly FeatureSource[],
-    now: number,
-  ): void {
+  #observe({ view, rows, sources, stale }: ViewResult, now: number): void {
     const m = this.#deps.metrics;
     m.batchEntities.labels(view.name).observe(rows.length);
     const bySource = new Map<FeatureSource, number>();
@@ -412,15 +415,20 @@ export class FeatureReader {
     const age = m.age.labels(view.name);
     // Counted a row at a time: a row's status is one for all its values but
     // the nulls (freshness.ts statusOf), and this runs on every call.
-    let [present, nulls, notFound, outside] = [0, 0, 0, 0];
+    let [present, nulls, notFound, outside, staleValues] = [0, 0, 0, 0, 0];
     const width = view.features.length;
-    for (const row of rows) {
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as FeatureRow;
       const values = row.values;
       if (values === undefined) {
         notFound += width;
         continue;
       }
       age.observe(Math.max(0, (now - row.eventTime) / 1000));
+      if (stale?.has(r)) {
+        staleValues += width;
+        continue;
+      }
       if (now - row.eventTime > view.maxAgeMs) {
         outside += width;
         continue;
@@ -435,6 +443,7 @@ export class FeatureReader {
       [STATUS.NULL_VALUE, nulls],
       [STATUS.NOT_FOUND, notFound],
       [STATUS.OUTSIDE_MAX_AGE, outside],
+      [STATUS.STALE, staleValues],
     ];
     for (const [st, n] of counts) if (n > 0) m.values.labels(view.name, STATUS_NAME[st] as string).inc(n);
   }
@@ -445,4 +454,5 @@ const STATUS_NAME: Record<number, string> = {
   [STATUS.NULL_VALUE]: 'null_value',
   [STATUS.NOT_FOUND]: 'not_found',
   [STATUS.OUTSIDE_MAX_AGE]: 'outside_max_age',
+  [STATUS.STALE]: 'stale',
 };

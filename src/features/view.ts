@@ -18,6 +18,8 @@ export interface OriginSpec {
   readonly concurrency: number;
   readonly maxBatch: number;
   readonly serveStaleOnError: boolean;
+  /** How far past max_age a stored row may be served (STALE) when the origin fails. */
+  readonly staleGraceMs: number;
 }
 
 /** A feature view as the sidecar uses it: its schema, lifetimes and origin, normalised once. */
@@ -43,7 +45,11 @@ export interface ViewDefaults {
 }
 
 export function toFeatureView(spec: ViewSpec, defaults: ViewDefaults): FeatureView {
-  const ttlMs = spec.ttl ?? spec.max_age * 2;
+  // By default Redis keeps a row for max_age plus a grace of max_age, or of
+  // the origin's stale_grace when that is longer: a row gone from Redis
+  // cannot be served stale.
+  const staleGrace = spec.origin?.stale_grace;
+  const ttlMs = spec.ttl ?? spec.max_age + Math.max(spec.max_age, staleGrace ?? 0);
   return {
     name: spec.name,
     joinKeys: spec.entities.map((e) => ({ name: e.name, type: e.type })),
@@ -62,6 +68,8 @@ export function toFeatureView(spec: ViewSpec, defaults: ViewDefaults): FeatureVi
             concurrency: spec.origin.concurrency,
             maxBatch: spec.origin.max_batch,
             serveStaleOnError: spec.origin.serve_stale_on_error,
+            // By default, as long as Redis keeps the row.
+            staleGraceMs: staleGrace ?? ttlMs - spec.max_age,
           },
   };
 }

@@ -64,10 +64,22 @@ const origin = z
     // Entities per request to the origin.
     max_batch: z.number().int().min(1).max(100_000).default(1000),
     // When the origin fails, serve a stored row that is past max_age (marked
-    // OUTSIDE_MAX_AGE) instead of failing the call.
+    // STALE) instead of failing the call, if it is within stale_grace.
     serve_stale_on_error: z.boolean().default(true),
+    // How far past max_age a stored row may still be served on the origin's
+    // failure; by default as long as Redis keeps it (ttl - max_age).
+    stale_grace: duration.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.stale_grace !== undefined && !o.serve_stale_on_error) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stale_grace'],
+        message: 'has no effect with serve_stale_on_error: false',
+      });
+    }
+  });
 
 function isHttpUrl(text: string): boolean {
   try {
@@ -88,8 +100,9 @@ export const viewSchema = z
     features: z.array(feature).min(1, 'a view needs at least one feature').max(1000),
     // A row older than this (by its event time) is served as OUTSIDE_MAX_AGE.
     max_age: duration,
-    // How long Redis keeps a row; by default max_age plus a grace of max_age,
-    // so a row too old to be fresh is still told apart from a missing one.
+    // How long Redis keeps a row; by default max_age plus a grace of max_age
+    // (or of origin.stale_grace when longer), so a row too old to be fresh is
+    // still told apart from a missing one, and can be served stale.
     ttl: duration.optional(),
     // How long an entity found nowhere is remembered as NOT_FOUND (L1 only).
     not_found_ttl: duration.optional(),
@@ -102,6 +115,14 @@ export const viewSchema = z
         code: 'custom',
         path: ['ttl'],
         message: `must be longer than max_age (${v.max_age} ms)`,
+      });
+    }
+    const grace = v.origin?.stale_grace;
+    if (v.ttl !== undefined && grace !== undefined && v.ttl > v.max_age && v.ttl - v.max_age < grace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['origin', 'stale_grace'],
+        message: `at most ttl - max_age (${v.ttl - v.max_age} ms): a row gone from Redis cannot be served stale`,
       });
     }
     duplicates(v.features, 'features', ctx);

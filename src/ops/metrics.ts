@@ -178,7 +178,7 @@ function featureMetrics(registry: Registry) {
   return {
     values: new PlainCounter({
       name: 'infercache_feature_values_total',
-      help: 'Feature values served, by view and status (present, null_value, not_found, outside_max_age)',
+      help: 'Feature values served, by view and status (present, null_value, not_found, outside_max_age, stale)',
       labelNames: ['view', 'status'] as const,
       registers: [registry],
     }),

@@ -96,6 +96,7 @@ describe('a view with an origin', () => {
       view('o_bad'),
       view('o_stale', { serve_stale_on_error: true }),
       view('o_strict', { serve_stale_on_error: false }),
+      view('o_grace', { stale_grace: '30m' }),
     ]);
     const modelsDir = await irisOnlyModels();
     const env = {
@@ -344,9 +345,10 @@ describe('a view with an origin', () => {
     expect(featureOf(res, 'o_stale:score')).toMatchObject({ float64_values: [99], statuses: [ST.PRESENT] });
   });
 
-  it('serves the stored row past max_age, marked OUTSIDE_MAX_AGE and from the tier it was in, when the origin fails and serve_stale_on_error is on; it is not stored again', async () => {
+  it('serves the stored row past max_age, marked STALE and from the tier it was in, when the origin fails and serve_stale_on_error is on; it is not stored again', async () => {
     const [id] = freshIds(1, 'stale') as [string];
-    const old = Date.now() - 2 * 3_600_000;
+    // Past max_age (1h), within the default stale grace (ttl - max_age: 1h).
+    const old = Date.now() - 90 * 60_000;
     await s1.client.putFeatures(putScores('o_stale', [id], [42], old));
     origin.route('o_stale', (_req, res) => json(res, { error: 'down' }, 503));
     const sets = () => metric(s1, 'infercache_redis_operation_duration_seconds_count', { op: 'set' });
@@ -356,8 +358,10 @@ describe('a view with an origin', () => {
       const res = await ask(s1, 'o_stale', [id]);
       expect(featureOf(res, 'o_stale:score')).toMatchObject({
         float64_values: [42],
-        statuses: [ST.OUTSIDE_MAX_AGE],
+        statuses: [ST.STALE],
       });
+      // Every value of the row, the null ones too.
+      expect(featureOf(res, 'o_stale:tag').statuses).toEqual([ST.STALE]);
       expect(viewOf(res, 'o_stale')).toMatchObject({ sources: [FS.L2], event_time_ms: [String(old)] });
       // Not stored: the next call finds it stale again and asks the origin again.
       expect(await originCalls(s1, 'o_stale', 'http')).toBe(failuresBefore + call);
@@ -365,6 +369,24 @@ describe('a view with an origin', () => {
     await sleep(100);
     expect(await sets()).toBe(setsBefore);
     expect(await metric(s1, 'infercache_feature_rows_total', { view: 'o_stale', source: 'origin' })).toBe(1);
+    const values = (status: string) =>
+      metric(s1, 'infercache_feature_values_total', { view: 'o_stale', status });
+    expect(await values('stale')).toBe(2 * FEATURES.length);
+    expect(await values('outside_max_age')).toBe(0);
+  });
+
+  it("serves a stored row STALE on the origin's failure only within stale_grace past max_age; older, the call answers UNAVAILABLE", async () => {
+    const [recent, old] = freshIds(2, 'grace') as [string, string];
+    const hour = 3_600_000;
+    await s1.client.putFeatures(putScores('o_grace', [recent], [1], Date.now() - hour - 20 * 60_000));
+    await s1.client.putFeatures(putScores('o_grace', [old], [2], Date.now() - hour - 40 * 60_000));
+    origin.route('o_grace', (_req, res) => json(res, { error: 'down' }, 503));
+
+    const res = await ask(s1, 'o_grace', [recent]);
+    expect(featureOf(res, 'o_grace:score')).toMatchObject({ float64_values: [1], statuses: [ST.STALE] });
+    const error = await grpcError(ask(s1, 'o_grace', [old]));
+    expect(error.code).toBe(status.UNAVAILABLE);
+    expect(error.details).toBe('E_UNAVAILABLE: origin of view o_grace answered HTTP 503');
   });
 
   it('answers UNAVAILABLE naming the view when the origin fails and serve_stale_on_error is off', async () => {

@@ -108,6 +108,28 @@ describe('the feature views file', () => {
       concurrency: 4,
       maxBatch: 1000,
       serveStaleOnError: true,
+      staleGraceMs: 3_600_000,
+    });
+  });
+
+  it('serves a row stale on an origin failure for as long as Redis keeps it past max_age, unless stale_grace says otherwise', () => {
+    const origin = (more: Record<string, unknown> = {}) => ({ url: 'http://x.internal/', ...more });
+    const of = (changes: Record<string, unknown>) => {
+      const v = parse([view(changes)]).get('users');
+      return { ttlMs: v?.ttlMs, staleGraceMs: v?.origin?.staleGraceMs };
+    };
+    expect(of({ max_age: '1h', ttl: '3h', origin: origin() })).toEqual({
+      ttlMs: 10_800_000,
+      staleGraceMs: 7_200_000,
+    });
+    expect(of({ max_age: '1h', origin: origin({ stale_grace: '10m' }) })).toEqual({
+      ttlMs: 7_200_000,
+      staleGraceMs: 600_000,
+    });
+    // A grace longer than max_age keeps the row in Redis for it.
+    expect(of({ max_age: '1h', origin: origin({ stale_grace: '1d' }) })).toEqual({
+      ttlMs: 90_000_000,
+      staleGraceMs: 86_400_000,
     });
   });
 
@@ -178,6 +200,16 @@ describe('the feature views file', () => {
         'an origin URL that is not HTTP',
         { origin: { url: 'ftp://features.internal/rows' } },
         /^view "users": origin\.url: expected an http:\/\/ or https:\/\/ URL$/,
+      ],
+      [
+        'a stale_grace longer than Redis keeps a row past max_age',
+        { max_age: '1h', ttl: '90m', origin: { url: 'http://x.internal/', stale_grace: '1h' } },
+        /^view "users": origin\.stale_grace: at most ttl - max_age \(1800000 ms\): a row gone from Redis cannot be served stale$/,
+      ],
+      [
+        'a stale_grace on an origin that serves nothing stale',
+        { origin: { url: 'http://x.internal/', serve_stale_on_error: false, stale_grace: '5m' } },
+        /^view "users": origin\.stale_grace: has no effect with serve_stale_on_error: false$/,
       ],
       [
         'an unknown key of an origin',

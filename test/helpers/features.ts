@@ -16,7 +16,7 @@ export const FT = {
   BYTES: 7,
   FLOAT32_VECTOR: 8,
 } as const;
-export const ST = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, OUTSIDE_MAX_AGE: 4 } as const;
+export const ST = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, OUTSIDE_MAX_AGE: 4, STALE: 5 } as const;
 export const FS = { L1: 1, L2: 2, ORIGIN: 3, NONE: 4 } as const;
 
 /** Writes `{ views }` (JSON is YAML too) to a fresh temp file and returns its path. */

@@ -51,7 +51,7 @@ export function encodeGetFeaturesResponse(result: GetFeaturesResult): Buffer {
 /** The columns of the features asked for in one view, by feature index. */
 interface ViewColumns {
   readonly rows: readonly FeatureRow[];
-  /** Statuses 1 to 4, one per row: packed varints under 128 are their bytes. */
+  /** Statuses 1 to 5, one per row: packed varints under 128 are their bytes. */
   readonly statuses: ReadonlyMap<number, Uint8Array>;
   readonly float32: ReadonlyMap<number, Float32Array>;
   readonly float64: ReadonlyMap<number, Float64Array>;
@@ -60,11 +60,12 @@ interface ViewColumns {
 /**
  * One pass over the rows of `v`, row by row: each asked feature's status
  * (the row's status as a value that is not null would have it, judged once
- * per row; NULL_VALUE where the value is null in a fresh row) and, for the
- * float32 and float64 features, their values (0 where there are none).
+ * per row: STALE for a row served because the origin failed; NULL_VALUE
+ * where the value is null in a fresh row) and, for the float32 and float64
+ * features, their values (0 where there are none).
  */
 function viewColumns(v: ViewResult, features: readonly number[], now: number): ViewColumns {
-  const { rows } = v;
+  const { rows, stale } = v;
   const n = rows.length;
   const maxAgeMs = v.view.maxAgeMs;
   const k = features.length;
@@ -79,7 +80,11 @@ function viewColumns(v: ViewResult, features: readonly number[], now: number): V
       for (let j = 0; j < k; j++) (stat[j] as Uint8Array)[r] = STATUS.NOT_FOUND;
       continue;
     }
-    const st = now - row.eventTime > maxAgeMs ? STATUS.OUTSIDE_MAX_AGE : STATUS.PRESENT;
+    const st = stale?.has(r)
+      ? STATUS.STALE
+      : now - row.eventTime > maxAgeMs
+        ? STATUS.OUTSIDE_MAX_AGE
+        : STATUS.PRESENT;
     for (let j = 0; j < k; j++) {
       const value = values[features[j] as number] ?? null;
       (stat[j] as Uint8Array)[r] = st === STATUS.PRESENT && value === null ? STATUS.NULL_VALUE : st;

@@ -85,6 +85,30 @@ describe('GetFeaturesResponse encoding', () => {
     expect(res.features[0]?.float32_values).toEqual([0]);
   });
 
+  it('marks every value of a row served stale on an origin failure STALE, its null ones too, values given', () => {
+    const v = view('s', ['x float32', 'y int32'], HOUR);
+    const old = (values: FeatureValue[]): FeatureRow => ({
+      eventTime: NOW - 2 * HOUR,
+      values,
+      writtenAt: NOW,
+    });
+    const result: GetFeaturesResult = {
+      refs: [
+        { view: v, index: 0 },
+        { view: v, index: 1 },
+      ],
+      views: [
+        { view: v, rows: [old([1.5, null]), old([2.5, 7])], sources: ['l2', 'l1'], stale: new Set([0]) },
+      ],
+      entities: 2,
+      now: NOW,
+    };
+    const res = GetFeatures.responseDeserialize(encodeGetFeaturesResponse(result)) as Decoded;
+    expect(res.features[0]).toMatchObject({ float32_values: [1.5, 2.5], statuses: [5, 4] });
+    expect(res.features[1]).toMatchObject({ int32_values: [0, 7], statuses: [5, 4] });
+    expect(res.views[0]?.sources).toEqual([2, 1]);
+  });
+
   it('answers features of two views, in the order asked, a feature asked twice twice, and only what was asked', () => {
     const a = view('a', ['x float32', 'y float64', 'z float32'], HOUR);
     const b = view('b', ['p float64', 'q int32'], HOUR);
