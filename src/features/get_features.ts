@@ -307,25 +307,30 @@ export class FeatureReader {
           }
           return list.map(() => notFound);
         }
-        try {
-          const got = await origin.fetch(
-            list.map((i) => rows.values(i)),
-            computeSignal,
-            now,
-          );
-          return got.map((row) => row ?? notFound);
-        } catch (error) {
-          if (!(error instanceof OriginError)) throw error;
-          const old = list.map((i) => stale.get(keys[i] as string));
-          if (old.every((r) => r !== undefined)) {
-            return old.map((r) => {
-              const { row, tier } = r as { row: FeatureRow; tier: Tier };
-              fallbacks.set(row, tier);
-              return row;
-            });
+        const got = await origin.fetch(
+          list.map((i) => rows.values(i)),
+          computeSignal,
+          now,
+        );
+        // Row by row: a row the origin failed to give is served from its
+        // stale copy. One without a copy may well exist, and the answer has
+        // no status for "unknown" (NOT_FOUND would be a lie, and would be
+        // remembered), so the call fails as a whole.
+        let failed: OriginError | undefined;
+        const out = list.map((i, j): FeatureRow => {
+          const answer = got[j];
+          if (!(answer instanceof OriginError)) return answer ?? notFound;
+          const old = stale.get(keys[i] as string);
+          if (old === undefined) {
+            failed ??= answer;
+            return notFound;
           }
-          throw new InferCacheError('E_UNAVAILABLE', error.message, { cause: error });
-        }
+          fallbacks.set(old.row, old.tier);
+          return old.row;
+        });
+        if (failed !== undefined)
+          throw new InferCacheError('E_UNAVAILABLE', failed.message, { cause: failed });
+        return out;
       },
     };
     return { job, stale };

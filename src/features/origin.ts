@@ -12,6 +12,9 @@ export class OriginError extends Error {
   }
 }
 
+/** What an origin answered for one entity: its row, undefined (not found), or why there is none. */
+export type OriginAnswer = FeatureRow | undefined | OriginError;
+
 /** What an origin observes, for metrics. */
 export type OriginObserver = (
   view: string,
@@ -54,16 +57,26 @@ export class Origin {
     this.#observe = observe;
   }
 
-  /** One row (or undefined: not found) per entity; rejects with OriginError. */
+  /**
+   * Per entity, its row (undefined: not found), or the OriginError of the
+   * request that carried it: one request failing (a timeout, an HTTP error)
+   * takes only its own max_batch entities down, not the others', so a
+   * caller can fall back row by row. Rejects only on what is not an
+   * origin's failure (a bug).
+   */
   async fetch(
     entities: readonly (string | bigint)[][],
     signal: AbortSignal,
     now: number,
-  ): Promise<(FeatureRow | undefined)[]> {
-    const batches: Promise<(FeatureRow | undefined)[]>[] = [];
+  ): Promise<OriginAnswer[]> {
+    const batches: Promise<OriginAnswer[]>[] = [];
     for (let at = 0; at < entities.length; at += this.#spec.maxBatch) {
+      const batch = entities.slice(at, at + this.#spec.maxBatch);
       batches.push(
-        this.#limited(() => this.#call(entities.slice(at, at + this.#spec.maxBatch), signal, now), signal),
+        this.#limited(() => this.#call(batch, signal, now), signal).catch((error: unknown) => {
+          if (!(error instanceof OriginError)) throw error;
+          return batch.map(() => error);
+        }),
       );
     }
     return (await Promise.all(batches)).flat();

@@ -97,6 +97,7 @@ describe('a view with an origin', () => {
       view('o_stale', { serve_stale_on_error: true }),
       view('o_strict', { serve_stale_on_error: false }),
       view('o_grace', { stale_grace: '30m' }),
+      view('o_each', { max_batch: 1, concurrency: 4 }),
     ]);
     const modelsDir = await irisOnlyModels();
     const env = {
@@ -389,6 +390,34 @@ describe('a view with an origin', () => {
     expect(error.details).toBe('E_UNAVAILABLE: origin of view o_grace answered HTTP 503');
   });
 
+  it('falls back row by row: a row whose origin request failed is served STALE while the rows the origin gave are served fresh', async () => {
+    const [down, up, fresh] = freshIds(3, 'each') as [string, string, string];
+    const old = Date.now() - 90 * 60_000;
+    await s1.client.putFeatures(putScores('o_each', [down, up], [1, 2], old));
+    // One entity per request (max_batch 1): only the request carrying `down` fails.
+    origin.route('o_each', (req, res) =>
+      idsOf(req).includes(down) ? json(res, { error: 'down' }, 503) : answerRows(Date.now(), 7)(req, res),
+    );
+    const res = await ask(s1, 'o_each', [down, up, fresh]);
+    expect(viewOf(res, 'o_each')).toMatchObject({
+      sources: [FS.L2, FS.ORIGIN, FS.ORIGIN],
+      event_time_ms: [String(old), expect.any(String), expect.any(String)],
+    });
+    expect(featureOf(res, 'o_each:score')).toMatchObject({
+      float64_values: [1, 7, 7],
+      statuses: [ST.STALE, ST.PRESENT, ST.PRESENT],
+    });
+  });
+
+  it('answers UNAVAILABLE when a row the origin failed to give has no stored copy, even if the others have one: it may exist, and NOT_FOUND would say it does not', async () => {
+    const [stored, unknown] = freshIds(2, 'each-none') as [string, string];
+    await s1.client.putFeatures(putScores('o_each', [stored], [1], Date.now() - 90 * 60_000));
+    origin.route('o_each', (_req, res) => json(res, { error: 'down' }, 503));
+    const error = await grpcError(ask(s1, 'o_each', [stored, unknown]));
+    expect(error.code).toBe(status.UNAVAILABLE);
+    expect(error.details).toBe('E_UNAVAILABLE: origin of view o_each answered HTTP 503');
+  });
+
   it('answers UNAVAILABLE naming the view when the origin fails and serve_stale_on_error is off', async () => {
     const [id] = freshIds(1, 'strict') as [string];
     await s1.client.putFeatures(putScores('o_strict', [id], [42], Date.now() - 2 * 3_600_000));
@@ -443,17 +472,41 @@ describe('the origin client', () => {
     // The slot would be free only once the first request is answered, 1 s from now.
     const releaseTimer = setTimeout(() => release.resolve(), 1000);
     const started = Date.now();
-    const error = await second.catch((e: unknown) => e);
+    const [error] = await second;
     expect(error).toBeInstanceOf(OriginError);
     expect((error as OriginError).reason).toBe('cancelled');
     expect(Date.now() - started).toBeLessThan(500);
 
     clearTimeout(releaseTimer);
     release.resolve();
-    expect((await first)[0]?.values).toEqual([1.5]);
+    expect((await first)[0]).toMatchObject({ values: [1.5] });
     // The slot is free again, and the ended call was never sent.
-    expect((await client.fetch([['c']], new AbortController().signal, Date.now()))[0]?.values).toEqual([1.5]);
+    expect((await client.fetch([['c']], new AbortController().signal, Date.now()))[0]).toMatchObject({
+      values: [1.5],
+    });
     expect(server.asked('slot')).toEqual(['a', 'c']);
+  });
+
+  it('answers each entity with the failure of its own request only: the entities of the requests that succeeded get their rows', async () => {
+    // The client's view is keyed by "id".
+    const ids = (req: OriginRequest) => req.entities.map((e) => String(e.id));
+    server.route('each', (req, res) =>
+      ids(req).includes('b')
+        ? json(res, { error: 'no' }, 500)
+        : json(res, { rows: ids(req).map((id) => originRow(id, 1_700_000_000_000)) }),
+    );
+    const { client } = viewWith([{ name: 'score', type: 'float64' }], {
+      url: server.url('each'),
+      max_batch: 2,
+      concurrency: 2,
+    });
+    const got = await client.fetch([['a'], ['b'], ['c'], ['none-d'], ['e']], new AbortController().signal, 0);
+    expect(got[0]).toBeInstanceOf(OriginError);
+    expect(got[1]).toBe(got[0]);
+    expect((got[0] as OriginError).reason).toBe('http');
+    expect(got[2]).toMatchObject({ values: [1.5] });
+    expect(got[3]).toBeUndefined();
+    expect(got[4]).toMatchObject({ values: [1.5] });
   });
 
   it('reads a feature named like a property of every object as null when the origin leaves it out', async () => {
