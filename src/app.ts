@@ -211,6 +211,11 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     now,
     generation,
     onLookup: (view, hashes, rows) => popularity.seenAll(view.name, hashes, (i) => rows.values(i)),
+    earlyRefresh: {
+      beta: config.earlyRefreshBeta,
+      refreshed: (rows, failed) =>
+        metrics.cache.earlyRefreshes.labels('f', failed ? 'failed' : 'ok').inc(rows),
+    },
   });
   const featureWriter = new FeatureWriter({
     reader: featureReader,

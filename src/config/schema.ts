@@ -119,7 +119,7 @@ export const SETTINGS = {
     env: 'EARLY_REFRESH_BETA',
     schema: z.coerce.number().min(0).max(100),
     default: 1,
-    doc: 'early refresh of cached predictions before they expire (XFetch beta: larger refreshes earlier; 0: off)',
+    doc: 'early refresh of cached predictions before they expire, and of feature rows of views with an origin before they pass max_age (XFetch beta: larger refreshes earlier; 0: off)',
   },
   autoBypassHitRatio: {
     env: 'AUTO_BYPASS_HIT_RATIO',

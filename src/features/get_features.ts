@@ -1,3 +1,4 @@
+import { CostAverage, refreshDue } from '../cache/early_refresh.js';
 import { KeyMemo } from '../cache/key_memo.js';
 import { cacheKey, type KeyHasher, keyScope } from '../cache/keys.js';
 import type { CacheKind } from '../cache/kind.js';
@@ -75,6 +76,17 @@ export interface FeaturesDeps {
   readonly door: Pick<RedisDoor, 'mode' | 'evalMany'>;
   /** Told of every lookup by entity: the view, each row's key hash and its join values (popularity). */
   readonly onLookup?: (view: FeatureView, hashes: readonly string[], rows: EntityRows) => void;
+  /**
+   * Early refresh (cache/early_refresh.ts) of the rows of views with an
+   * origin, read from L1 or L2 close to max_age: its beta (0: off), and
+   * what is told of each refresh that ran (rows, whether it failed). Off
+   * when absent. `random` is XFetch's draw (Math.random), for tests.
+   */
+  readonly earlyRefresh?: {
+    readonly beta: number;
+    readonly refreshed: (rows: number, failed: boolean) => void;
+    readonly random?: () => number;
+  };
 }
 
 /** What each view brings: its cache kind, key scope and origin, made once per view. */
@@ -88,6 +100,8 @@ export interface ViewPlumbing {
    * not stored again.
    */
   readonly fallbacks: WeakMap<FeatureRow, Tier>;
+  /** What one call to the origin costs (ms), for early refresh. */
+  readonly originCost: CostAverage;
 }
 interface PreparedCall {
   readonly refs: readonly FeatureRef[];
@@ -103,6 +117,17 @@ const ID_CONTEXT = '\nentity id hash ';
 
 // References in one call: a whole view counts as one.
 const MAX_REFS = 1000;
+
+// An origin call's cost before one was measured here.
+const INITIAL_ORIGIN_COST_MS = 10;
+// 1 - Math.random() is at least 2^-53, so XFetch's -ln(u) is at most 53 ln 2
+// (36.7): a row further from max_age than this many times delta × beta is
+// never due, and is passed over without drawing a number (every row of
+// every call is looked at).
+const NEVER_DUE_FACTOR = 37;
+// A background refresh is nobody's call: no caller cancels it (the origin's
+// timeout still bounds each request).
+const NEVER = new AbortController().signal;
 
 /**
  * GetFeatures: for every view asked for, its row of each entity through the
@@ -131,6 +156,7 @@ export class FeatureReader {
     let p = this.#plumbing.get(view);
     if (p === undefined) {
       const { metrics } = this.#deps;
+      const originCost = new CostAverage(INITIAL_ORIGIN_COST_MS);
       p = {
         kind: featureRowKind(view, this.#deps.l2Jitter),
         origin:
@@ -139,8 +165,10 @@ export class FeatureReader {
             : new Origin(view, view.origin, (name, outcome, seconds) => {
                 metrics.originCalls.labels(name, outcome).inc();
                 metrics.originDuration.labels(name).observe(seconds);
+                if (outcome === 'ok') originCost.add(seconds * 1000);
               }),
         fallbacks: new WeakMap(),
+        originCost,
       };
       this.#plumbing.set(view, p);
     }
@@ -216,6 +244,7 @@ export class FeatureReader {
           stale.add(i);
           return tier;
         });
+        this.#refreshDue(view, rows, hashes, result.values, now, (i) => result.sources[i] !== 'computed');
         return { view, rows: result.values, sources, ...(stale === undefined ? {} : { stale }) };
       }),
     );
@@ -250,8 +279,57 @@ export class FeatureReader {
       return undefined;
     }
     this.#deps.onLookup?.(view, hashes, rows);
+    this.#refreshDue(view, rows, hashes, values, now, () => true);
     const sources = values.map((row): FeatureSource => (row.values === undefined ? 'none' : 'l1'));
     return this.#answer(call, [{ view, rows: values, sources }]);
+  }
+
+  /**
+   * Starts, in the background, the early refresh of the rows of a view with
+   * an origin that were read from L1 or L2 (`cached`) and that XFetch says
+   * are due, their expiry being the moment they pass max_age: one origin
+   * call for all of them (max_batch entities per request), stored like rows
+   * the origin gave to a call. Readers keep the cached rows meanwhile; a row
+   * that passes max_age before the refresh ends waits for it rather than
+   * ask the origin again. The caller's answer does not wait for it.
+   */
+  #refreshDue(
+    view: FeatureView,
+    rows: EntityRows,
+    hashes: readonly string[],
+    values: readonly FeatureRow[],
+    now: number,
+    cached: (i: number) => boolean,
+  ): void {
+    const settings = this.#deps.earlyRefresh;
+    if (view.origin === undefined || settings === undefined || settings.beta <= 0) return;
+    const deltaMs = this.plumbing(view).originCost.ms;
+    const horizon = deltaMs * settings.beta * NEVER_DUE_FACTOR;
+    let due: number[] | undefined;
+    let seen: Set<string> | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const row = values[i] as FeatureRow;
+      if (row.values === undefined) continue;
+      const expiresAt = row.eventTime + view.maxAgeMs;
+      if (
+        expiresAt - now > horizon ||
+        !cached(i) ||
+        !refreshDue(now, expiresAt, deltaMs, settings.beta, settings.random)
+      )
+        continue;
+      // An entity named twice is refreshed once.
+      const hash = hashes[i] as string;
+      seen ??= new Set();
+      if (seen.has(hash)) continue;
+      seen.add(hash);
+      due ??= [];
+      due.push(i);
+    }
+    if (due === undefined) return;
+    const { job } = this.#job(view, rows, hashes, now, NEVER);
+    void this.#deps.engine.refresh(job, due).then((r) => {
+      if (r.rows > 0) settings.refreshed(r.rows, r.failed);
+    });
   }
 
   /** What get and getNow read before any lookup: entity rows and their hashes, the time. */

@@ -20,6 +20,10 @@ export interface FeatureSideOptions {
   readonly onLookup?: FeaturesDeps['onLookup'];
   /** The serving hasher (XXH3-128 by default). */
   readonly hasher?: KeyHasher;
+  /** The reader's clock (Date.now by default). */
+  readonly now?: () => number;
+  /** Early refresh of rows of views with an origin (off by default). */
+  readonly earlyRefresh?: FeaturesDeps['earlyRefresh'];
 }
 
 /** What one sidecar has for features: one L1, its tiered cache, reader and writer. */
@@ -56,7 +60,7 @@ export async function featureSide(
     views: () => byName,
     maxEntityRows: 10_000,
     metrics: door.metrics.features,
-    now: Date.now,
+    now: options.now ?? Date.now,
   };
   const reader = new FeatureReader({
     ...common,
@@ -67,6 +71,7 @@ export async function featureSide(
     l2Jitter: options.l2Jitter ?? 0,
     generation: () => 0,
     ...(options.onLookup === undefined ? {} : { onLookup: options.onLookup }),
+    ...(options.earlyRefresh === undefined ? {} : { earlyRefresh: options.earlyRefresh }),
   });
   const writer = new FeatureWriter({ ...common, reader, cache, announce: async () => {} });
   return { reader, writer, cache, door, close: () => door.close() };
