@@ -178,8 +178,8 @@ function featureMetrics(registry: Registry) {
   return {
     values: new PlainCounter({
       name: 'infercache_feature_values_total',
-      help: 'Feature values served, by view and status (present, null_value, not_found, outside_max_age, stale)',
-      labelNames: ['view', 'status'] as const,
+      help: 'Feature values served, by view, the tier their row came from (l1, l2, origin, none) and status (present, null_value, not_found, outside_max_age, stale)',
+      labelNames: ['view', 'source', 'status'] as const,
       registers: [registry],
     }),
     rows: new PlainCounter({

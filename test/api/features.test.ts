@@ -15,7 +15,7 @@ import {
   viewOf,
   viewsFile,
 } from '../helpers/features.js';
-import { metricValue } from '../helpers/metrics.js';
+import { metricSum, metricValue } from '../helpers/metrics.js';
 import { freePort } from '../helpers/ports.js';
 import { keysUnder, redisClient } from '../helpers/redis_keys.js';
 import { eventually, grpcError, sleep } from '../helpers/requests.js';
@@ -205,10 +205,20 @@ describe('GetFeatures and PutFeatures, end to end', () => {
     for (const s of [view?.sources[0], view?.sources[2]]) expect([FS.L1, FS.L2]).toContain(s);
 
     const m = await a.metrics();
-    const v = (labels: Record<string, string>) => metricValue(m, 'infercache_feature_values_total', labels);
+    const v = (labels: Record<string, string>) => metricSum(m, 'infercache_feature_values_total', labels);
     expect(v({ view: 'users', status: 'present' })).toBe(3);
     expect(v({ view: 'users', status: 'null_value' })).toBe(3);
     expect(v({ view: 'users', status: 'not_found' })).toBe(3);
+    // By tier and status: each row's values under the tier the response names
+    // (u2: 1 present, 2 null; u1: 2 present, 1 null).
+    const [fromU2, , fromU1] = (view?.sources ?? []).map((s) => ['', 'l1', 'l2', 'origin', 'none'][s]);
+    for (const source of ['l1', 'l2']) {
+      const expected = (u2: number, u1: number) =>
+        (fromU2 === source ? u2 : 0) + (fromU1 === source ? u1 : 0);
+      expect(v({ view: 'users', source, status: 'present' })).toBe(expected(1, 2));
+      expect(v({ view: 'users', source, status: 'null_value' })).toBe(expected(2, 1));
+    }
+    expect(v({ view: 'users', source: 'none', status: 'not_found' })).toBe(3);
     const rows = (source: string) =>
       metricValue(m, 'infercache_feature_rows_total', { view: 'users', source });
     // Counted by where each row came from, as the response says.
@@ -368,7 +378,11 @@ describe('GetFeatures and PutFeatures, end to end', () => {
     expect(featureOf(old, 'short:level').int32_values).toEqual([5]);
     expect(viewOf(old, 'short').event_time_ms).toEqual([String(eventTime)]);
     expect(
-      await metric(c, 'infercache_feature_values_total', { view: 'short', status: 'outside_max_age' }),
+      await metric(c, 'infercache_feature_values_total', {
+        view: 'short',
+        source: 'l1',
+        status: 'outside_max_age',
+      }),
     ).toBe(1);
   });
 

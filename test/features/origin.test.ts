@@ -161,6 +161,11 @@ describe('a view with an origin', () => {
     expect(metricValue(m, 'infercache_feature_origin_duration_seconds_count', { view: 'o_rows' })).toBe(2);
     expect(metricValue(m, 'infercache_feature_rows_total', { view: 'o_rows', source: 'origin' })).toBe(5);
     expect(metricValue(m, 'infercache_feature_rows_total', { view: 'o_rows', source: 'l2' })).toBe(2);
+    const values = (source: string, status: string) =>
+      metricValue(m, 'infercache_feature_values_total', { view: 'o_rows', source, status });
+    expect(values('origin', 'present')).toBe(5 * FEATURES.length);
+    // The rows put hold a score only.
+    expect([values('l2', 'present'), values('l2', 'null_value')]).toEqual([2, 2 * (FEATURES.length - 1)]);
   });
 
   it('stores the rows the origin gave: another sidecar reads them from L2 without asking it', async () => {
@@ -370,10 +375,10 @@ describe('a view with an origin', () => {
     await sleep(100);
     expect(await sets()).toBe(setsBefore);
     expect(await metric(s1, 'infercache_feature_rows_total', { view: 'o_stale', source: 'origin' })).toBe(1);
-    const values = (status: string) =>
-      metric(s1, 'infercache_feature_values_total', { view: 'o_stale', status });
-    expect(await values('stale')).toBe(2 * FEATURES.length);
-    expect(await values('outside_max_age')).toBe(0);
+    const values = (source: string, status: string) =>
+      metric(s1, 'infercache_feature_values_total', { view: 'o_stale', source, status });
+    expect(await values('l2', 'stale')).toBe(2 * FEATURES.length);
+    expect(await values('l2', 'outside_max_age')).toBe(0);
   });
 
   it("serves a stored row STALE on the origin's failure only within stale_grace past max_age; older, the call answers UNAVAILABLE", async () => {

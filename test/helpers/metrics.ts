@@ -20,3 +20,14 @@ export function metricValue(
   }
   return undefined;
 }
+
+/** The sum of every sample of `name` whose labels include `labels` (0 when none does). */
+export function metricSum(body: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of body.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const value = metricValue(line, name, labels);
+    if (value !== undefined) sum += value;
+  }
+  return sum;
+}
