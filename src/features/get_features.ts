@@ -4,40 +4,18 @@ import { cacheKey, type KeyHasher, keyScope } from '../cache/keys.js';
 import type { CacheKind } from '../cache/kind.js';
 import type { RowEngine, RowJob, RowSource } from '../cache/row_engine.js';
 import type { Tier } from '../cache/tiered.js';
-import { InferCacheError, invalidArgument, limitExceeded, quote } from '../errors.js';
+import { InferCacheError } from '../errors.js';
 import type { FeatureMetrics } from '../ops/metrics.js';
 import type { RedisDoor } from '../redis/door.js';
 import { type EntityColumnWire, type EntityRows, entityRows } from './entity_keys.js';
+import { checkAnswerSize, type FeatureRef, resolveRefs } from './feature_refs.js';
+import type { FeatureSource, GetFeaturesResult, ViewResult } from './feature_result.js';
 import { type FeatureRow, featureRowKind } from './feature_row.js';
-import { isStale, STATUS, withinGrace } from './freshness.js';
+import { isStale, withinGrace } from './freshness.js';
 import { NEWER_WINS, newerWinsCall } from './newer_wins.js';
 import { Origin, OriginError } from './origin.js';
+import { countServed } from './served_counts.js';
 import type { FeatureView } from './view.js';
-
-export type FeatureSource = 'l1' | 'l2' | 'origin' | 'none';
-
-export interface FeatureRef {
-  readonly view: FeatureView;
-  /** The feature's position in the view. */
-  readonly index: number;
-}
-
-export interface ViewResult {
-  readonly view: FeatureView;
-  /** One per entity row of the request, in order. */
-  readonly rows: readonly FeatureRow[];
-  readonly sources: readonly FeatureSource[];
-  /** The rows served past max_age because the view's origin failed (STALE); absent when none was. */
-  readonly stale?: ReadonlySet<number>;
-}
-
-export interface GetFeaturesResult {
-  readonly refs: readonly FeatureRef[];
-  readonly views: readonly ViewResult[];
-  readonly entities: number;
-  /** The time statuses were judged at. */
-  readonly now: number;
-}
 
 export interface FeaturesDeps {
   readonly views: () => ReadonlyMap<string, FeatureView>;
@@ -114,9 +92,6 @@ interface PreparedCall {
 // The key memo's context of entity ids' hashes, by join key type: a newline
 // first, which no key scope (prefix:kind:...) begins with.
 const ID_CONTEXT = '\nentity id hash ';
-
-// References in one call: a whole view counts as one.
-const MAX_REFS = 1000;
 
 // An origin call's cost before one was measured here.
 const INITIAL_ORIGIN_COST_MS = 10;
@@ -223,7 +198,7 @@ export class FeatureReader {
     const call =
       held !== undefined && held.refNames === refNames
         ? held.call
-        : this.#prepare(this.#resolve(refNames), columns);
+        : this.#prepare(resolveRefs(this.#deps.views(), refNames), columns);
     const { views, rows, hashes, now } = call;
     if (options.lookup !== false) for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
     const jobs = views.map((view) => this.#job(view, rows, hashes, now, signal));
@@ -263,7 +238,7 @@ export class FeatureReader {
    * rows looked up, counted and traced again.
    */
   getNow(refNames: readonly string[], columns: readonly EntityColumnWire[]): GetFeaturesResult | undefined {
-    const resolved = this.#resolve(refNames);
+    const resolved = resolveRefs(this.#deps.views(), refNames);
     if (resolved.views.length !== 1) return undefined;
     const call = this.#prepare(resolved, columns);
     const { views, rows, hashes, now } = call;
@@ -339,12 +314,12 @@ export class FeatureReader {
   ): PreparedCall {
     const first = views[0] as FeatureView;
     const rows = entityRows(first.joinKeys, columns, this.#deps.maxEntityRows);
-    this.#checkAnswerSize(refs, rows.count);
+    checkAnswerSize(refs, rows.count, this.#deps.maxAnswerBytes);
     return { refs, views, rows, hashes: this.hashes(rows), now: this.#deps.now() };
   }
 
   #answer(call: PreparedCall, views: ViewResult[]): GetFeaturesResult {
-    for (const v of views) this.#observe(v, call.now);
+    for (const v of views) countServed(this.#deps.metrics, v, call.now);
     return { refs: call.refs, views, entities: call.rows.count, now: call.now };
   }
 
@@ -429,115 +404,4 @@ export class FeatureReader {
     // (infercache_redis_*); a row not stored is asked of the origin again.
     void this.#deps.door.evalMany('features_origin', NEWER_WINS, calls).catch(() => {});
   }
-
-  /**
-   * Refuses a call whose answer would pass maxAnswerBytes even at its
-   * smallest (each value at least a byte and its status a byte, each column
-   * its name): the references are counted before a whole view expands, so
-   * a 2 KB request naming a wide view a thousand times would otherwise build
-   * an answer of hundreds of MB, to have grpc-js refuse it after.
-   */
-  #checkAnswerSize(refs: readonly FeatureRef[], entities: number): void {
-    const limit = this.#deps.maxAnswerBytes;
-    if (limit === undefined) return;
-    let least = 0;
-    for (const ref of refs)
-      least += ref.view.name.length + (ref.view.features[ref.index]?.name.length ?? 0) + 8;
-    least += refs.length * entities * 2;
-    if (least > limit) {
-      throw limitExceeded(
-        `${refs.length} features × ${entities} entities make an answer of at least ${least} bytes; the limit is ${limit} (INFERCACHE_MAX_MESSAGE_BYTES)`,
-      );
-    }
-  }
-
-  #resolve(refNames: readonly string[]): { refs: FeatureRef[]; views: FeatureView[] } {
-    if (refNames.length === 0) throw invalidArgument('features: name at least one "view:feature" or "view"');
-    if (refNames.length > MAX_REFS)
-      throw limitExceeded(`${refNames.length} feature references; at most ${MAX_REFS}`);
-    const all = this.#deps.views();
-    const refs: FeatureRef[] = [];
-    const views: FeatureView[] = [];
-    for (const ref of refNames) {
-      const colon = ref.indexOf(':');
-      const viewName = colon === -1 ? ref : ref.slice(0, colon);
-      const featureName = colon === -1 ? '*' : ref.slice(colon + 1);
-      const view = all.get(viewName);
-      if (view === undefined) {
-        throw invalidArgument(
-          `features: unknown view ${quote(viewName)} (views: ${[...all.keys()].slice(0, 8).join(', ') || 'none'})`,
-        );
-      }
-      if (!views.includes(view)) views.push(view);
-      if (featureName === '*') {
-        for (let index = 0; index < view.features.length; index++) refs.push({ view, index });
-      } else {
-        const index = view.index.get(featureName);
-        if (index === undefined)
-          throw invalidArgument(`features: view ${view.name} has no feature ${quote(featureName)}`);
-        refs.push({ view, index });
-      }
-    }
-    const keyOf = (v: FeatureView) => v.joinKeys.map((k) => `${k.name}:${k.type}`).join(',');
-    const first = views[0] as FeatureView;
-    const other = views.find((v) => keyOf(v) !== keyOf(first));
-    if (other !== undefined) {
-      throw invalidArgument(
-        `features: views ${first.name} and ${other.name} have different join keys; ask for them in separate calls`,
-      );
-    }
-    return { refs, views };
-  }
-
-  #observe({ view, rows, sources, stale }: ViewResult, now: number): void {
-    const m = this.#deps.metrics;
-    m.batchEntities.labels(view.name).observe(rows.length);
-    const bySource = new Map<FeatureSource, number>();
-    for (const s of sources) bySource.set(s, (bySource.get(s) ?? 0) + 1);
-    for (const [s, n] of bySource) m.rows.labels(view.name, s).inc(n);
-    const age = m.age.labels(view.name);
-    // Values by the tier their row came from and their status, in one slot
-    // per pair (SOURCES × STATUS_NAMES: 4 × 5, so at most 20 series a view).
-    // Counted a row at a time: a row's status is one for all its values but
-    // the nulls (freshness.ts statusOf), and this runs on every call.
-    const counts = new Float64Array(SOURCES.length * STATUSES);
-    const add = (slot: number, n: number) => {
-      counts[slot] = (counts[slot] as number) + n;
-    };
-    const width = view.features.length;
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as FeatureRow;
-      const at = SOURCE_INDEX[sources[r] as FeatureSource] * STATUSES - 1;
-      const values = row.values;
-      if (values === undefined) {
-        add(at + STATUS.NOT_FOUND, width);
-        continue;
-      }
-      age.observe(Math.max(0, (now - row.eventTime) / 1000));
-      if (stale?.has(r)) {
-        add(at + STATUS.STALE, width);
-        continue;
-      }
-      if (now - row.eventTime > view.maxAgeMs) {
-        add(at + STATUS.OUTSIDE_MAX_AGE, width);
-        continue;
-      }
-      let rowNulls = 0;
-      for (let f = 0; f < width; f++) if (values[f] === null) rowNulls++;
-      add(at + STATUS.NULL_VALUE, rowNulls);
-      add(at + STATUS.PRESENT, width - rowNulls);
-    }
-    for (let i = 0; i < counts.length; i++) {
-      const n = counts[i] as number;
-      if (n === 0) continue;
-      const source = SOURCES[Math.floor(i / STATUSES)] as FeatureSource;
-      m.values.labels(view.name, source, STATUS_NAMES[i % STATUSES] as string).inc(n);
-    }
-  }
 }
-
-const SOURCES: readonly FeatureSource[] = ['l1', 'l2', 'origin', 'none'];
-const SOURCE_INDEX: Record<FeatureSource, number> = { l1: 0, l2: 1, origin: 2, none: 3 };
-// infercache_feature_values_total's status label, by FeatureStatus number - 1.
-const STATUS_NAMES = ['present', 'null_value', 'not_found', 'outside_max_age', 'stale'];
-const STATUSES = STATUS_NAMES.length;

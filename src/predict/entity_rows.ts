@@ -1,6 +1,6 @@
+import type { GetFeaturesResult } from '../features/feature_result.js';
 import type { FeatureRow, FeatureValue } from '../features/feature_row.js';
 import { STATUS, statusOf } from '../features/freshness.js';
-import type { GetFeaturesResult } from '../features/get_features.js';
 import type { FeatureView } from '../features/view.js';
 import { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';

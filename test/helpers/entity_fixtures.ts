@@ -1,5 +1,5 @@
+import type { GetFeaturesResult } from '../../src/features/feature_result.js';
 import type { FeatureRow, FeatureValue } from '../../src/features/feature_row.js';
-import type { GetFeaturesResult } from '../../src/features/get_features.js';
 import { type FeatureView, toFeatureView } from '../../src/features/view.js';
 import { viewSchema } from '../../src/features/view_schema.js';
 import type { ModelMetadata } from '../../src/model/metadata.js';

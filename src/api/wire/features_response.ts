@@ -1,7 +1,7 @@
 import { FEATURE_TYPE_NUMBER } from '../../features/feature_columns.js';
+import type { FeatureSource, GetFeaturesResult, ViewResult } from '../../features/feature_result.js';
 import type { FeatureRow, FeatureValue } from '../../features/feature_row.js';
 import { STATUS } from '../../features/freshness.js';
-import type { FeatureSource, GetFeaturesResult, ViewResult } from '../../features/get_features.js';
 import type { FeatureSpec, FeatureView } from '../../features/view.js';
 import { ProtoWriter } from './proto_writer.js';
 

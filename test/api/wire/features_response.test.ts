@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadPackageDefinition } from '../../../src/api/proto.js';
 import { encodeGetFeaturesResponse } from '../../../src/api/wire/features_response.js';
 import type { FeatureValuesReply as FeatureValues } from '../../../src/cli/client.js';
+import type { GetFeaturesResult } from '../../../src/features/feature_result.js';
 import type { FeatureRow, FeatureValue } from '../../../src/features/feature_row.js';
-import type { GetFeaturesResult } from '../../../src/features/get_features.js';
 import { HOUR, view } from '../../helpers/entity_fixtures.js';
 
 // protobufjs (through proto-loader, as clients use it) is the reference decoder.
