@@ -1,11 +1,13 @@
 /**
  * `npx tsx bench/run.ts` (after `npm run build`; `npm run bench` does both):
  * runs every scenario against sidecars from dist/, a private redis-server
- * and a bare grpc-js server, then writes bench/results/latest.{json,md} and
- * the README's bench section. Each scenario runs in a process of its own
+ * and a bare grpc-js server, then writes bench/results/latest.{json,md}, the
+ * run's SVG charts beside them (bench/lib/charts.ts) and the README's bench
+ * section, which embeds them. Each scenario runs in a process of its own
  * (bench/scenario_child.ts) against the run's redis-server. Progress goes to stderr.
  *
- *   BENCH_ONLY=zipf,loop_latency   run some scenarios (README left alone)
+ *   BENCH_ONLY=zipf,loop_latency   run some scenarios (README left alone; charts of the
+ *                                  scenarios not run are left as they were)
  *   BENCH_CPU_PROF=<dir>           sidecars (and the L2 batch scenarios, which measure
  *                                  code in this process, in a pass after their rounds)
  *                                  write V8 CPU profiles there; their top self-time
@@ -32,6 +34,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCharts, writeCharts } from './lib/charts.js';
 import { elapsedSeconds, progress, startedAt } from './lib/log.js';
 import { startBenchRedis, stopAllChildren } from './lib/procs.js';
 import { profileSummary } from './lib/profile.js';
@@ -101,10 +104,14 @@ async function main(): Promise<number> {
   }
   report.loadAvgEnd = loadavg();
   report.wallSeconds = elapsedSeconds();
-  const markdown = toMarkdown(report);
+  const charts = runCharts(report);
+  writeCharts(resultsDir, charts.charts, only === undefined);
+  for (const [name, why] of Object.entries(charts.skipped)) progress(`scenario ${name}: ${why}`);
+  const markdown = toMarkdown(report, { run: charts, path: '' });
   writeResults(resultsDir, report, markdown);
-  progress(`wrote ${resultsDir}/latest.json and latest.md`);
-  if (only === undefined && updateReadme(readme, markdown, `${resultsDir}/README.md.tmp`))
+  progress(`wrote ${resultsDir}/latest.json, latest.md and ${charts.charts.length} charts`);
+  const readmeMarkdown = toMarkdown(report, { run: charts, path: 'bench/results/' });
+  if (only === undefined && updateReadme(readme, readmeMarkdown, `${resultsDir}/README.md.tmp`))
     progress('updated README.md');
   process.stdout.write(`${markdown}\n`);
   printProfiles(process.env.BENCH_CPU_PROF);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Chart, RunCharts } from './charts.js';
 
 export type Value = number | string | boolean;
 
@@ -52,8 +53,21 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-function scenarioMarkdown(s: ScenarioResult | FailedScenario): string {
-  if ('error' in s) return `### ${s.name}\n\nFAILED: ${s.error}\n`;
+/** The run's charts as the Markdown embeds them: `path` is their folder relative to the Markdown file. */
+export interface ChartLinks {
+  readonly run: RunCharts;
+  readonly path: string;
+}
+
+function embed(c: Chart, links: ChartLinks): string {
+  return `![${c.title}](${links.path}${c.file})`;
+}
+
+function scenarioMarkdown(s: ScenarioResult | FailedScenario, links?: ChartLinks): string {
+  if ('error' in s) {
+    const skipped = links?.run.skipped[s.name];
+    return `### ${s.name}\n\nFAILED: ${s.error}\n${skipped === undefined ? '' : `\n(${skipped}.)\n`}`;
+  }
   const ratios = table(
     ['ratio', 'value', 'target', 'met'],
     Object.entries(s.ratios).map(([k, r]) => [
@@ -75,16 +89,27 @@ function scenarioMarkdown(s: ScenarioResult | FailedScenario): string {
     .map(([k, v]) => `${k}=${fmt(v)}`)
     .join(', ');
   const notes = (s.notes ?? []).map((n) => `- ${n}`).join('\n');
-  return `### ${s.name}: ${s.title}\n\n${settings}\n\n${ratios}\n\n${phases}\n${notes ? `\n${notes}\n` : ''}`;
+  const charts = (links?.run.charts ?? [])
+    .filter((c) => c.scenario === s.name)
+    .map((c) => embed(c, links as ChartLinks))
+    .join('\n\n');
+  return `### ${s.name}: ${s.title}\n\n${settings}\n\n${ratios}\n\n${phases}\n${charts ? `\n${charts}\n` : ''}${notes ? `\n${notes}\n` : ''}`;
 }
 
-/** The Markdown body (no top-level heading, so it can sit inside the README). */
-export function toMarkdown(r: BenchReport): string {
+/**
+ * The Markdown body (no top-level heading, so it can sit inside the README),
+ * with `links`, the run's charts embedded: the chart of every ratio under
+ * the heading line, each scenario's own after its tables.
+ */
+export function toMarkdown(r: BenchReport, links?: ChartLinks): string {
   const head =
     `Run ${r.date} on ${r.commit}: node ${r.node}, ${r.platform}, ${r.cpus} CPUs (${r.cpuModel}), ` +
     `load average ${r.loadAvgStart.map((l) => l.toFixed(2)).join('/')} at start, ` +
     `${r.wallSeconds.toFixed(0)} s wall time. Regenerate with \`npm run bench\`.`;
-  return [head, ...r.scenarios.map(scenarioMarkdown)].join('\n\n');
+  const overview = (links?.run.charts ?? [])
+    .filter((c) => c.scenario === undefined)
+    .map((c) => embed(c, links as ChartLinks));
+  return [head, ...overview, ...r.scenarios.map((s) => scenarioMarkdown(s, links))].join('\n\n');
 }
 
 // Write then rename, so a reader never sees half a file.

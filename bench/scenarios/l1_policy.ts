@@ -135,5 +135,7 @@ export async function l1Policy(): Promise<ScenarioResult> {
     notes: [
       'The stores replayed are the ones L1 runs (tiny_lfu.ts, lru-cache); `npm run bench:policy` writes the README table.',
     ],
+    // Per kind, every simulation: the run's charts draw hit ratio against L1 size from them.
+    details: { simResults: run.perKind },
   };
 }
