@@ -8,6 +8,8 @@
  *
  *   BENCH_ONLY=zipf,loop_latency   run some scenarios (README left alone; charts of the
  *                                  scenarios not run are left as they were)
+ *   BENCH_REDRAW=1                 run nothing: redraw latest.md, the charts and (when it
+ *                                  holds every scenario) the README block from latest.json
  *   BENCH_CPU_PROF=<dir>           sidecars (and the L2 batch scenarios, which measure
  *                                  code in this process, in a pass after their rounds)
  *                                  write V8 CPU profiles there; their top self-time
@@ -104,18 +106,34 @@ async function main(): Promise<number> {
   }
   report.loadAvgEnd = loadavg();
   report.wallSeconds = elapsedSeconds();
+  publish(report, only === undefined);
+  printProfiles(process.env.BENCH_CPU_PROF);
+  return report.scenarios.some((s) => 'error' in s) ? 1 : 0;
+}
+
+/**
+ * Writes latest.json, the charts and latest.md, and for a run of every
+ * scenario (`whole`) the README block, which embeds the same charts.
+ */
+function publish(report: BenchReport, whole: boolean): void {
   const charts = runCharts(report);
-  writeCharts(resultsDir, charts.charts, only === undefined);
+  writeCharts(resultsDir, charts.charts, whole);
   for (const [name, why] of Object.entries(charts.skipped)) progress(`scenario ${name}: ${why}`);
   const markdown = toMarkdown(report, { run: charts, path: '' });
   writeResults(resultsDir, report, markdown);
   progress(`wrote ${resultsDir}/latest.json, latest.md and ${charts.charts.length} charts`);
   const readmeMarkdown = toMarkdown(report, { run: charts, path: 'bench/results/' });
-  if (only === undefined && updateReadme(readme, readmeMarkdown, `${resultsDir}/README.md.tmp`))
+  if (whole && updateReadme(readme, readmeMarkdown, `${resultsDir}/README.md.tmp`))
     progress('updated README.md');
   process.stdout.write(`${markdown}\n`);
-  printProfiles(process.env.BENCH_CPU_PROF);
-  return report.scenarios.some((s) => 'error' in s) ? 1 : 0;
+}
+
+/** BENCH_REDRAW=1: the last run's results drawn again, as if it had just finished, with nothing run. */
+function redraw(): number {
+  const report = JSON.parse(readFileSync(join(resultsDir, 'latest.json'), 'utf8')) as BenchReport;
+  const whole = Object.keys(SCENARIOS).every((name) => report.scenarios.some((s) => s.name === name));
+  publish(report, whole);
+  return 0;
 }
 
 /**
@@ -157,7 +175,7 @@ function printProfiles(dir: string | undefined): void {
   }
 }
 
-main().then(
+(process.env.BENCH_REDRAW === '1' ? Promise.resolve(redraw()) : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(
