@@ -187,3 +187,30 @@ describe('the XML check the chart tests rely on', () => {
     );
   });
 });
+
+describe("the README's Performance section", () => {
+  const root = new URL('../../', import.meta.url);
+  const readme = readFileSync(new URL('README.md', root), 'utf8');
+
+  it('embeds charts that are there and well-formed, between the markers a run rewrites', () => {
+    const start = readme.indexOf('<!-- bench:start -->');
+    const block = readme.slice(start, readme.indexOf('<!-- bench:end -->'));
+    const charts = [...block.matchAll(/!\[[^\]]*\]\((bench\/results\/[\w.-]+\.svg)\)/g)].map(
+      (m) => m[1] as string,
+    );
+    expect(charts).toContain(`bench/results/${RATIOS_CHART}`);
+    for (const chart of charts) expect(parseXml(readFileSync(new URL(chart, root), 'utf8')).name).toBe('svg');
+    // The block sits in the Performance section, which gives the command.
+    const headings = [...readme.slice(0, start).matchAll(/^## (.+)$/gm)];
+    const section = headings[headings.length - 1];
+    expect(section?.[1]).toBe('Performance');
+    expect(readme.slice(section?.index, start)).toContain('`npm run bench`');
+  });
+
+  it('is still where links to #benchmarks land', () => {
+    const anchor = readme.indexOf('<a id="benchmarks"></a>');
+    expect(anchor).toBeGreaterThan(-1);
+    expect(readme.indexOf('## Performance')).toBeGreaterThan(anchor);
+    expect(readme.slice(anchor, readme.indexOf('## Performance')).trim()).toBe('<a id="benchmarks"></a>');
+  });
+});
