@@ -2,7 +2,7 @@ import type { BoundedStore, KindStore, StoreOptions } from './bounded_store.js';
 import type { CacheKind } from './kind.js';
 import { SlabArena } from './slab_arena.js';
 
-// What an entry costs besides its slot: the key string and its Map entry,
+// What an entry costs besides its bytes in the arena: the key string and its Map entry,
 // the policy's slots (lru-cache's typed arrays, or a W-TinyLFU node) and the
 // 22 bytes of this store's own arrays. Smaller than ENTRY_OVERHEAD_BYTES,
 // which also pays for the value's objects.
@@ -12,21 +12,22 @@ const NO_KIND = 0xffff;
 /**
  * One kind's part of L1 with its values kept encoded (the kind's L2
  * payload) in a SlabArena rather than as objects: the GC then walks a few
- * megabyte-sized buffers instead of every cached tensor, so a hit does not
- * wait on a collection made long by a large L1. The policy (LRU or
- * W-TinyLFU) holds only a small integer per key, an index into typed arrays
- * that say where the bytes are.
+ * large buffers instead of every cached tensor, so a hit does not wait on a
+ * collection made long by a large L1. The policy (LRU or W-TinyLFU) holds
+ * only a small integer per key, an index into typed arrays that say where
+ * the bytes are (the arena moves them, and says where to).
  *
  * A read decodes the bytes, and every kind's decode copies what it keeps
- * (CacheKind.decode), so a value handed out stays valid when its slot is
- * reused. An entry costs its slot (the bytes rounded up to a size class),
- * its key and ARENA_ENTRY_OVERHEAD_BYTES; the bound holds on that sum.
- * A value the kind cannot encode is not kept.
+ * (CacheKind.decode), so a value handed out stays valid when its bytes are
+ * moved or their room reused. An entry costs its bytes, the arena's record
+ * header, its key and ARENA_ENTRY_OVERHEAD_BYTES; the bound holds on that
+ * sum, and the arena's slabs within SlabArena.maxReservedBytes of it (under
+ * 1.6% over it). A value the kind cannot encode is not kept.
  */
 export class ArenaStore implements KindStore {
   readonly maxBytes: number;
   readonly #policy: BoundedStore<number>;
-  readonly #arena = new SlabArena();
+  readonly #arena: SlabArena;
   #slab = new Int32Array(256);
   #offset = new Int32Array(256);
   #length = new Int32Array(256);
@@ -41,6 +42,10 @@ export class ArenaStore implements KindStore {
 
   constructor(policy: (options: StoreOptions<number>) => BoundedStore<number>, options: StoreOptions) {
     this.maxBytes = options.maxBytes;
+    this.#arena = new SlabArena(options.maxBytes, (id, slab, offset) => {
+      this.#slab[id] = slab;
+      this.#offset[id] = offset;
+    });
     this.#policy = policy({
       maxBytes: options.maxBytes,
       ...(options.now ? { now: options.now } : {}),
@@ -60,6 +65,11 @@ export class ArenaStore implements KindStore {
   /** Bytes of the slabs held: what the arena costs in memory, against `bytes`, what the bound counts. */
   get reservedBytes(): number {
     return this.#arena.reservedBytes;
+  }
+
+  /** What reservedBytes stays within. */
+  get maxReservedBytes(): number {
+    return this.#arena.maxReservedBytes;
   }
 
   get<V>(kind: CacheKind<V>, key: string): V | undefined {
@@ -83,15 +93,17 @@ export class ArenaStore implements KindStore {
       return;
     }
     const kindIndex = this.#refKind(kind as CacheKind<object>);
-    const slot = this.#arena.alloc(payload.length);
-    this.#arena.buffer(slot.slab).set(payload, slot.offset);
     const id = this.#newId();
+    const slot = this.#arena.alloc(id, payload.length);
+    this.#arena.buffer(slot.slab).set(payload, slot.offset);
     this.#slab[id] = slot.slab;
     this.#offset[id] = slot.offset;
     this.#length[id] = payload.length;
     this.#time[id] = kind.timeOf(value);
     this.#kindOf[id] = kindIndex;
     this.#policy.set(key, id, size, ttlMs);
+    // Now that what the policy evicted is freed: the slabs left with holes are compacted if they hold too much.
+    this.#arena.trim();
   }
 
   charge<V>(kind: CacheKind<V>, key: string, value: V): number {
@@ -187,9 +199,9 @@ export class ArenaStore implements KindStore {
   }
 }
 
-/** What an entry costs against the bound: its slot, its key and the bookkeeping. */
+/** What an entry costs against the bound: its bytes in the arena, its key and the bookkeeping. */
 function cost(payload: Uint8Array, key: string): number {
-  return SlabArena.slotBytes(payload.length) + key.length + ARENA_ENTRY_OVERHEAD_BYTES;
+  return SlabArena.recordBytes(payload.length) + key.length + ARENA_ENTRY_OVERHEAD_BYTES;
 }
 
 function grow<A extends Int32Array | Float64Array | Uint16Array>(into: A, from: A): A {
