@@ -57,7 +57,7 @@ export class L1Cache {
     for (const [kind, share] of Object.entries(options.shares) as [FrameKind, number][]) {
       if (share === 0) {
         this.#off.add(kind);
-        sources.set(kind, { entries: () => 0, bytes: () => 0, maxBytes: () => 0 });
+        sources.set(kind, { entries: () => 0, bytes: () => 0, maxBytes: () => 0, arenaBytes: () => 0 });
         continue;
       }
       const maxBytes = Math.max(1, Math.floor(options.maxBytes * share));
@@ -69,14 +69,14 @@ export class L1Cache {
       };
       const policy = <V extends {}>(o: StoreOptions<V>): BoundedStore<V> =>
         options.policies?.[kind] === 'tinylfu' ? new TinyLfuStore<V>(o) : lruStore<V>(o);
-      const store: KindStore = options.arena?.includes(kind)
-        ? new ArenaStore(policy, storeOptions)
-        : heapStore(policy<object>(storeOptions));
+      const arena = options.arena?.includes(kind) ? new ArenaStore(policy, storeOptions) : undefined;
+      const store: KindStore = arena ?? heapStore(policy<object>(storeOptions));
       this.#stores.set(kind, store);
       sources.set(kind, {
         entries: () => store.size,
         bytes: () => store.bytes,
         maxBytes: () => maxBytes,
+        arenaBytes: () => arena?.reservedBytes ?? 0,
       });
     }
   }

@@ -10,6 +10,8 @@ export interface L1Source {
   entries(): number;
   bytes(): number;
   maxBytes(): number;
+  /** Bytes of the slabs its arena holds; 0 for a kind whose values are kept as objects. */
+  arenaBytes(): number;
 }
 
 function redisMetrics(registry: Registry) {
@@ -71,6 +73,11 @@ function cacheMetrics(registry: Registry, l1Sources: Map<string, L1Source>) {
     l1Entries: perKind('infercache_l1_entries', 'Entries in L1, by kind', (s) => s.entries()),
     l1Bytes: perKind('infercache_l1_size_bytes', 'Bytes held by L1, by kind', (s) => s.bytes()),
     l1MaxBytes: perKind('infercache_l1_max_bytes', 'L1 byte budget, by kind', (s) => s.maxBytes()),
+    l1ArenaBytes: perKind(
+      'infercache_l1_arena_bytes',
+      'Bytes of the slabs the L1 arena holds, by kind (INFERCACHE_L1_ARENA; 0 for a kind kept as objects)',
+      (s) => s.arenaBytes(),
+    ),
     l1Evictions: new Counter({
       name: 'infercache_l1_evictions_total',
       help: 'L1 entries evicted to stay under the byte budget of their kind',

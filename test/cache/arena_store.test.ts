@@ -15,6 +15,7 @@ import { DType } from '../../src/tensor/dtypes.js';
 import { readSnapshot, writeSnapshot } from '../../src/warming/l1_snapshot.js';
 import { blob, blobKind } from '../helpers/blob_kind.js';
 import { memoryLog } from '../helpers/memory_log.js';
+import { metricValue } from '../helpers/metrics.js';
 import { makeTempDir } from '../helpers/temp_dirs.js';
 
 const TTL = { l1Ms: 60_000, l2Ms: 60_000, l2Jitter: 0 };
@@ -142,6 +143,22 @@ describe('the L1 arena', () => {
     expect(p.size).toBe(0);
     expect(p.bytes).toBe(0);
     expect(p.get('b:0')).toBeUndefined();
+  });
+
+  it('through L1: reports the slabs each kind in the arena holds as infercache_l1_arena_bytes', async () => {
+    const metrics = createMetrics();
+    const l1 = new L1Cache(
+      { maxBytes: 64 * MiB, shares: { p: 0.5, f: 0.2, e: 0.3 }, arena: ['p'] },
+      metrics.cache,
+      metrics.l1Sources,
+    );
+    for (let i = 0; i < 3000; i++) l1.store(blobs).set(`p:${i}`, blob(100), MINUTE);
+    const read = async (kind: string) =>
+      metricValue(await metrics.registry.metrics(), 'infercache_l1_arena_bytes', { kind });
+    const slabs = await read('p');
+    expect(slabs).toBeGreaterThanOrEqual(3000 * SlabArena.recordBytes(100));
+    expect(slabs).toBeLessThanOrEqual(3000 * SlabArena.recordBytes(100) + 2 * slabBytesFor(32 * MiB));
+    expect(await read('f')).toBe(0);
   });
 
   it('is written to a snapshot and read back, each value decoded by the kind that wrote it', async () => {

@@ -131,6 +131,8 @@ describe('L1', () => {
     expect(await read('infercache_l1_max_bytes', 'p')).toBe(50_000);
     expect(await read('infercache_l1_max_bytes', 'f')).toBe(30_000);
     expect(await read('infercache_l1_max_bytes', 'e')).toBe(20_000);
+    // Kept as objects: no arena.
+    expect(await read('infercache_l1_arena_bytes', 'p')).toBe(0);
     predictions.delete('p3');
     predictions.clear();
     expect(await read('infercache_l1_entries', 'p')).toBe(0);
