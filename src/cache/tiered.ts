@@ -6,6 +6,7 @@ import type { L1Cache } from './l1.js';
 import type { L1Store } from './l1_store.js';
 import { ReadCoalescer } from './read_coalescer.js';
 import { decodeFrame, encodeFrame, RejectedValue } from './value_frame.js';
+import { WritesInFlight } from './writes_in_flight.js';
 
 export type Tier = 'l1' | 'l2';
 
@@ -73,6 +74,8 @@ export class TieredCache {
   /** What a lookup round trip to L2 costs (ms); undefined until one was made. */
   #roundTrip: CostAverage | undefined;
   #l1Readable: () => boolean = () => true;
+  /** Rows a writer of this sidecar is storing in Redis now; coherence marks those changed elsewhere. */
+  readonly writesInFlight = new WritesInFlight();
 
   constructor(l1: L1Cache, door: RedisDoor, options: TieredOptions, metrics: CacheMetrics) {
     this.#l1 = l1;

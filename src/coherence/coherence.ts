@@ -70,6 +70,7 @@ export class Coherence {
           this.#dropKeys(keys);
         },
         onLost: () => {
+          this.#cache.writesInFlight.changedAll();
           for (const kind of TRACKED_KINDS) this.#cache.l1Cache.clear(kind);
         },
       },
@@ -121,6 +122,8 @@ export class Coherence {
     this.#metrics.changes.labels(change.t, sentAt === undefined ? 'log' : 'pubsub').inc();
     switch (change.t) {
       case 'keys':
+        // A write of this sidecar still on its way must not keep its row over this change.
+        for (const key of change.keys) this.#cache.writesInFlight.changed(key);
         this.#dropKeys(change.keys);
         return;
       case 'generation':
@@ -135,6 +138,7 @@ export class Coherence {
 
   lostTrack(): void {
     this.#metrics.catchUps.labels('log_trimmed').inc();
+    this.#cache.writesInFlight.changedAll();
     for (const kind of ALL_KINDS) this.#cache.l1Cache.clear(kind);
   }
 

@@ -28,8 +28,9 @@ export interface PutFeaturesRequest {
  * PutFeatures: the whole batch is checked first (nothing is written if any
  * row or field is wrong), then every row goes to Redis in one round trip
  * per node through a script that keeps the stored row when it is newer, so
- * concurrent writers cannot race. This sidecar's L1 takes the rows written;
- * `announce` tells the rest of the fleet which keys changed.
+ * concurrent writers cannot race. This sidecar's L1 takes the rows written
+ * (unless the fleet changed them again meanwhile); `announce` tells the
+ * rest of the fleet which keys changed.
  */
 export class FeatureWriter {
   readonly #reader: FeatureReader;
@@ -83,21 +84,33 @@ export class FeatureWriter {
       });
     } else {
       const sentAt = this.#now();
-      outcomes = await this.#cache.door.evalMany(
-        'features_put',
-        NEWER_WINS,
-        built.map((row, i) => newerWinsCall(kind, keys[i] as string, row, (ttls[i] as EntryTtl).l2Ms)),
-        signal,
-      );
+      const inFlight = this.#cache.writesInFlight;
+      inFlight.begin(keys);
+      let overtaken: Set<string>;
+      try {
+        outcomes = await this.#cache.door.evalMany(
+          'features_put',
+          NEWER_WINS,
+          built.map((row, i) => newerWinsCall(kind, keys[i] as string, row, (ttls[i] as EntryTtl).l2Ms)),
+          signal,
+        );
+      } finally {
+        overtaken = inFlight.end(keys);
+      }
       // Redis ran the calls of a key in batch order. Where a row was not
       // stored, Redis holds a newer row (or, after a failure, an unknown
       // one): this L1's copy is dropped, unless the newer row is the one
       // this batch stored a moment before (a batch may name an entity twice).
+      // A row whose key the fleet changed while the call was on its way is
+      // dropped rather than kept: the change was made after it in Redis.
       const stored = new Map<string, number>();
       built.forEach((row, i) => {
         const key = keys[i] as string;
         const ttl = ttls[i] as EntryTtl;
-        if (outcomes[i] === 1) {
+        if (outcomes[i] === 1 && overtaken.has(key)) {
+          l1.delete(key);
+          stored.set(key, row.eventTime);
+        } else if (outcomes[i] === 1) {
           // No longer than the L2 entry just written: its TTL carries jitter,
           // and started when Redis ran the script, before this answer came.
           l1.set(key, row, Math.min(ttl.l1Ms, ttl.l2Ms - (this.#now() - sentAt)));

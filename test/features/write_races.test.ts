@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityColumnWire } from '../../src/features/entity_keys.js';
+import { type EntityColumnWire, entityRows } from '../../src/features/entity_keys.js';
 import { type FeatureView, toFeatureView } from '../../src/features/view.js';
 import { sleep } from '../helpers/door.js';
 import { featureSide, putColumn } from '../helpers/feature_side.js';
@@ -47,7 +47,7 @@ const viewOf = (name: string, withOrigin: boolean) =>
 
 /** A sidecar's feature path on the shared Redis, under `keyPrefix`. */
 async function sidecar(view: FeatureView, keyPrefix: string) {
-  const { reader, writer, door, close } = await featureSide([view], { keyPrefix, timeoutMs: 5000 });
+  const { reader, writer, cache, door, close } = await featureSide([view], { keyPrefix, timeoutMs: 5000 });
   closers.push(close);
   const put = async (id: string, n: number, eventTime: number) => {
     const res = await writer.put(
@@ -66,7 +66,14 @@ async function sidecar(view: FeatureView, keyPrefix: string) {
     const v = res.views[0];
     return { n: v?.rows[0]?.values?.[0] ?? null, source: v?.sources[0] };
   };
-  return { reader, put, read, chaos: door.chaos };
+  /** What the fleet's message of a change to `id` does here (coherence.ts, a 'keys' change). */
+  const told = (id: string) => {
+    for (const key of reader.writeKeys(view, entityRows(view.joinKeys, column([id]), 1))) {
+      cache.writesInFlight.changed(key);
+      cache.l1Cache.delete('f', key);
+    }
+  };
+  return { reader, put, read, told, chaos: door.chaos };
 }
 
 const column = (ids: string[]): EntityColumnWire[] => [{ name: 'id', string_values: ids, int64_values: [] }];
@@ -111,5 +118,25 @@ describe('a row written while a lookup of its entity is on its way', () => {
     await sleep(300);
     const other = await sidecar(view, keyPrefix);
     expect(await other.read('e1')).toEqual({ n: 2, source: 'l2' });
+  });
+});
+
+describe('a row written while a newer change of its entity overtakes the answer', () => {
+  it('is not kept in L1 over the newer row another sidecar wrote meanwhile, whose message came first', async () => {
+    const view = viewOf('overtaken', false);
+    const keyPrefix = prefix();
+    const [a, b] = [await sidecar(view, keyPrefix), await sidecar(view, keyPrefix)];
+    const now = Date.now();
+    // A's write runs in Redis at once; its answer comes 300 ms later.
+    a.chaos.inject({ kind: 'late', ms: 300 });
+    const put = a.put('e1', 1, now - 1000);
+    await sleep(100);
+    a.chaos.inject(undefined);
+    // B's newer row lands after A's, and the fleet tells A before A's own answer arrives.
+    await b.put('e1', 2, now);
+    a.told('e1');
+    await put;
+    expect(await a.read('e1')).toEqual({ n: 2, source: 'l2' });
+    expect(await a.read('e1')).toEqual({ n: 2, source: 'l1' });
   });
 });
