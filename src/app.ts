@@ -8,6 +8,7 @@ import { invalidateHandler } from './api/invalidate_handler.js';
 import { listModelsHandler } from './api/list_models_handler.js';
 import { predictHandler } from './api/predict_handler.js';
 import { startGrpcServer } from './api/server.js';
+import { afterReady } from './api/unary.js';
 import { warmHandler } from './api/warm_handler.js';
 import { drain } from './app/drain.js';
 import { reportModel, warmUp } from './app/model_hooks.js';
@@ -119,7 +120,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
       resyncMs: config.busResyncMs,
       tracking: config.clientTracking === 'on',
     },
-    { onVersion: (model) => void registry.refresh(model) },
+    { onVersion: (model): Promise<void> => registry.refresh(model) },
     metrics.coherence,
     log,
   );
@@ -323,6 +324,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     if (taken > 0) log.info({ file: snapshotPath, entries: taken }, 'L1 restored from its snapshot');
   }
 
+  const settled = () => coherence.settled();
   const { server, port } = await startGrpcServer(
     {
       addr: config.grpcAddr,
@@ -330,19 +332,24 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
       maxInflightCalls: config.maxInflightCalls,
     },
     {
-      Predict: predictHandler(service, predictByEntity),
-      GetEmbeddings: getEmbeddingsHandler(embeddings, embedByEntity),
+      // Calls whose keys or version depend on the fleet state wait, after a
+      // reconnect, until it has been read again (Coherence.settled).
+      Predict: afterReady(settled, predictHandler(service, predictByEntity)),
+      GetEmbeddings: afterReady(settled, getEmbeddingsHandler(embeddings, embedByEntity)),
       ListModels: listModelsHandler(models, plans, embeddings, (v) => service.autoBypassed(v)),
       ActivateModel: activateModelHandler({ registry, coherence, door }),
-      GetFeatures: getFeaturesHandler(featureReader),
-      PutFeatures: putFeaturesHandler(featureWriter),
-      Invalidate: invalidateHandler({
-        coherence,
-        door,
-        reader: featureReader,
-        views: () => views,
-        maxEntityRows: config.maxEntityRows,
-      }),
+      GetFeatures: afterReady(settled, getFeaturesHandler(featureReader)),
+      PutFeatures: afterReady(settled, putFeaturesHandler(featureWriter)),
+      Invalidate: afterReady(
+        settled,
+        invalidateHandler({
+          coherence,
+          door,
+          reader: featureReader,
+          views: () => views,
+          maxEntityRows: config.maxEntityRows,
+        }),
+      ),
     },
     { Warm: warmHandler({ warmer, views: () => views, maxEntityRows: config.maxEntityRows, log }) },
     health,

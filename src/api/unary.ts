@@ -38,6 +38,23 @@ export function nowOrLater<Req extends object>(
   return handler;
 }
 
+/**
+ * A handler whose asynchronous way first waits for `ready` when it gives a
+ * promise: the fleet state (model versions, invalidation generations) a
+ * call's answer depends on, read again after a reconnect. The synchronous
+ * way is left as it is: it answers only from L1, which is not read while
+ * that state may be stale.
+ */
+export function afterReady(ready: () => Promise<void> | undefined, handler: UnaryHandler): UnaryHandler {
+  const wrapped: UnaryHandler = async (bytes, ctx) => {
+    const wait = ready();
+    if (wait !== undefined) await wait;
+    return handler(bytes, ctx);
+  };
+  if (handler.now !== undefined) wrapped.now = handler.now;
+  return wrapped;
+}
+
 const OVERLOADED = new InferCacheError('E_OVERLOADED', 'too many calls in progress; retry later');
 
 /**

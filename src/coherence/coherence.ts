@@ -39,17 +39,24 @@ export class Coherence {
   readonly #options: CoherenceOptions;
   readonly #metrics: CoherenceMetrics;
   readonly #log: Logger;
-  readonly #onVersion: (model: string) => void;
+  readonly #onVersion: (model: string) => Promise<void> | void;
   #links: Links | undefined;
   #timer: NodeJS.Timeout | undefined;
   #catchingUp = false;
   #behind = true;
+  /** Whether the generations and versions known here are Redis's since the last link went down. */
+  #stateFresh = true;
+  /** Moves on every link going down: a state read begun before it proves nothing. */
+  #downs = 0;
+  #stateRead: Promise<void> | undefined;
+  /** The version switches the last catch-up or state read asked for, until they are made. */
+  #switching: Promise<void> | undefined;
 
   constructor(
     door: RedisDoor,
     cache: TieredCache,
     options: CoherenceOptions,
-    hooks: { onVersion: (model: string) => void },
+    hooks: { onVersion: (model: string) => Promise<void> | void },
     metrics: CoherenceMetrics,
     log: Logger,
   ) {
@@ -101,10 +108,32 @@ export class Coherence {
       },
       onDown: () => {
         this.#behind = true;
+        this.#stateFresh = false;
+        this.#downs++;
       },
     });
     this.#timer = setInterval(() => void this.#resync(), this.#options.resyncMs);
     this.#timer.unref();
+  }
+
+  /**
+   * Undefined when the generations and model versions known here can be
+   * used: this sidecar's links have not been down since it last read them,
+   * or it cannot reach Redis at all (cut off, it serves what it knows).
+   * Otherwise Redis answers again but the links have not caught up yet
+   * (they reconnect on their own backoff, seconds after the commands can):
+   * a version chosen or a scope invalidated meanwhile is not known here,
+   * and a call answered now would answer as before it. The promise
+   * resolves once they have been read again and any version switch they
+   * imply is made; also when Redis did not answer (the call goes on with
+   * what is known).
+   */
+  settled(): Promise<void> | undefined {
+    if (this.#stateFresh || !this.#door.connected) return this.#switching;
+    this.#stateRead ??= this.#readState().finally(() => {
+      this.#stateRead = undefined;
+    });
+    return this.#stateRead;
   }
 
   /**
@@ -131,7 +160,7 @@ export class Coherence {
         return;
       case 'version':
         this.fleet.setVersion(change.model, change.version);
-        this.#onVersion(change.model);
+        void this.#onVersion(change.model);
         return;
     }
   }
@@ -163,12 +192,34 @@ export class Coherence {
       this.#metrics.catchUps.labels('failed').inc();
       return; // Stays behind; the resync timer tries again.
     }
-    const moved = this.fleet.adopt(state);
-    for (const scope of moved.generations) this.#dropScope(scope);
-    for (const model of moved.versions) this.#onVersion(model);
+    this.#adopt(state);
     this.#metrics.catchUps.labels('ok').inc();
     this.#behind = false;
+    this.#stateFresh = true;
     this.#setCatchingUp(false);
+  }
+
+  async #readState(): Promise<void> {
+    const downs = this.#downs;
+    const state = await this.fleet.load();
+    if (state === undefined) return;
+    this.#adopt(state);
+    await this.#switching;
+    if (this.#downs === downs) this.#stateFresh = true;
+  }
+
+  /**
+   * Takes what Redis holds: drops the scopes that moved on, and switches
+   * the versions chosen meanwhile (settled() waits for those switches).
+   */
+  #adopt(state: NonNullable<Awaited<ReturnType<FleetState['load']>>>): void {
+    const moved = this.fleet.adopt(state);
+    for (const scope of moved.generations) this.#dropScope(scope);
+    if (moved.versions.length === 0) return;
+    const switching = Promise.all(moved.versions.map((model) => this.#onVersion(model))).then(() => {
+      if (this.#switching === switching) this.#switching = undefined;
+    });
+    this.#switching = switching;
   }
 
   async #resync(): Promise<void> {

@@ -1,35 +1,23 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PredictResponse } from '../helpers/client.js';
 import { metricValue } from '../helpers/metrics.js';
 import {
   emptyModelsDir,
+  inconsistentRows,
   installVersion,
   modelIn,
-  SCALE_WIDTH,
   scaleModel,
+  scaleRequest,
 } from '../helpers/model_versions.js';
 import { keysUnder, redisClient } from '../helpers/redis_keys.js';
 import { type RedisServer, startRedis } from '../helpers/redis_server.js';
-import { eventually, f32Of, f32Tensor, irisRows, SRC } from '../helpers/requests.js';
+import { eventually, irisRows, SRC } from '../helpers/requests.js';
 import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
 
 // Generous: scans, loads and Redis writes share a loaded 2-core machine.
 const WAIT_MS = 60_000;
 
-const request = (model: string, rows: number[][]) => ({
-  model,
-  inputs: { x: f32Tensor([rows.length, SCALE_WIDTH], rows.flat()) },
-});
-
-/** The rows of `res` that are not `rows` times the factor of the version `res` reports. */
-function inconsistentRows(res: PredictResponse, rows: number[][]): number[] {
-  const factor = Number(res.version);
-  const y = f32Of(res.outputs.y);
-  return rows.flatMap((row, r) =>
-    row.some((v, c) => y[r * SCALE_WIDTH + c] !== Math.fround(v * factor)) ? [r] : [],
-  );
-}
+const request = (model: string, rows: number[][]) => scaleRequest(model, rows);
 
 describe('a request pins the version it started with', { timeout: 240_000 }, () => {
   let redis: RedisServer;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PredictResponse } from '../helpers/client.js';
 import { FS, freshIds, ST, stringIds } from '../helpers/features.js';
+import { inconsistentRows, installVersion, scaleModel, scaleRequest } from '../helpers/model_versions.js';
 import { redisCommand } from '../helpers/redis_command.js';
 import { type RedisServer, startRedis } from '../helpers/redis_server.js';
 import { eventually, irisRows, SRC } from '../helpers/requests.js';
@@ -35,16 +37,21 @@ describe('a sidecar that missed fleet changes while cut off from Redis', () => {
   let a: Sidecar;
   /** Connected through the proxy; client tracking off, so only the bus can tell it of changes. */
   let b: Sidecar;
+  /** Connected directly; chooses model versions for the fleet. */
+  let c: Sidecar;
 
   beforeAll(async () => {
     [redis, files] = await Promise.all([startRedis(), fleetFiles()]);
     await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, 'on', `>${B_PASSWORD}`, '~*', '&*', '+@all']);
     proxy = await startTcpProxy(redis.port);
+    // scale: every answer tells which version computed it (y = x * version).
+    for (const v of [1, 2]) await installVersion(files.models, 'scale', String(v), scaleModel(v));
     const env = { INFERCACHE_BUS_LOG_LENGTH: LOG_LENGTH, INFERCACHE_CLIENT_TRACKING: 'off' };
     const bUrl = `redis://${B_USER}:${B_PASSWORD}@127.0.0.1:${proxy.port}`;
-    [a, b] = await Promise.all([
+    [a, b, c] = await Promise.all([
       startMember(redis.url, prefix, files, env),
       startMember(bUrl, prefix, files, env),
+      startMember(redis.url, prefix, files, env),
     ]);
   });
   // A test that failed while B was cut off must not leave the next one without Redis.
@@ -105,6 +112,83 @@ describe('a sidecar that missed fleet changes while cut off from Redis', () => {
       fromLog + 2,
     );
     expect(await metric(b, 'infercache_coherence_catch_ups_total', { result: 'log_trimmed' })).toBe(0);
+  });
+
+  it('once back, serves not one answer older than what the fleet did meanwhile: a version chosen, a version invalidated, rows written and invalidated', async () => {
+    const [changed, gone] = freshIds(2, 'three') as [string, string];
+    const current = irisRows(2);
+    const pinned = irisRows(2);
+    const scale = (rows: number[][], version = '') => b.client.predict(scaleRequest('scale', rows, version));
+    await putLevels(a, [changed, gone], [1, 1], Date.now() - 1000);
+    await eventually('the rows in the L1 of B', async () => {
+      const features = (await readLevels(b, [changed, gone])).sources.every((x) => x === FS.L1);
+      const now = await scale(current);
+      const one = await scale(pinned, '1');
+      const inL1 = [...now.row_sources, ...one.row_sources].every((x) => x === SRC.L1);
+      return features && inL1 && now.version === '2' ? true : undefined;
+    });
+
+    await cutB();
+    // Through C: the fleet now serves version 1 of scale. Through A: version
+    // 1's cached answers invalidated, one row written, one invalidated.
+    await c.client.unary('ActivateModel', { model: 'scale', version: '1' });
+    await invalidate(a, { model: { model: 'scale', version: '1' } });
+    await putLevels(a, [changed], [2]);
+    await invalidate(a, { view: { view: 'users', entities: stringIds(USER, [gone]) } });
+    expect((await c.client.predict(scaleRequest('scale', current))).version).toBe('1');
+    // Cut off, B answers as it knew: version 2, the old rows.
+    expect((await scale(current)).version).toBe('2');
+    expect(await readLevels(b, [changed, gone])).toMatchObject({ levels: [1, 1], sources: [FS.L1, FS.L1] });
+    const caughtUp = await metric(b, 'infercache_coherence_catch_ups_total', { result: 'ok' });
+
+    // What B answers now, and what in it is older than what the fleet did meanwhile.
+    const answer = async () => {
+      const rows = await readLevels(b, [changed, gone]);
+      const now: PredictResponse = await scale(current);
+      const old: string[] = [];
+      if (rows.levels[0] === 1) old.push('the row written meanwhile is the old one');
+      if (rows.statuses[1] === ST.PRESENT) old.push('the row invalidated meanwhile is found');
+      if (now.version !== '1') old.push(`version ${now.version} answers, not the fleet's 1`);
+      return { old, inconsistent: inconsistentRows(now, current) };
+    };
+    const answers: Awaited<ReturnType<typeof answer>>[] = [];
+    // Back, read back to back from the moment the proxy forwards again. Its
+    // coherence link cannot subscribe yet (the link reconnects on its own
+    // backoff, often seconds after the commands: here, for as long as the
+    // test likes): B may answer as before only until its commands reach
+    // Redis again; from its first answer that shows a change, none misses one.
+    await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, '-subscribe']);
+    try {
+      proxy.restore();
+      let connected = 0;
+      const deadline = Date.now() + 20_000;
+      while (connected < 10 && Date.now() < deadline) {
+        answers.push(await answer());
+        if ((await metric(b, 'infercache_redis_node_connected')) === 1) connected++;
+      }
+      expect(connected, 'B reconnected').toBe(10);
+      expect(await metric(b, 'infercache_coherence_catch_ups_total', { result: 'ok' })).toBe(caughtUp);
+    } finally {
+      await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, '+subscribe']);
+    }
+    await metricReaches(b, 'infercache_coherence_catch_ups_total', { result: 'ok' }, caughtUp + 1);
+    for (let i = 0; i < 5; i++) answers.push(await answer());
+    const firstNew = answers.findIndex((x) => x.old.length < 3);
+    expect(firstNew).toBeGreaterThanOrEqual(0);
+    expect(
+      answers.slice(firstNew).flatMap((x, i) => x.old.map((o) => `answer ${firstNew + i}: ${o}`)),
+    ).toEqual([]);
+    expect(answers.flatMap((x) => x.inconsistent)).toEqual([]);
+    // Version 1's answers cached before the cut are not served: their generation moved on.
+    const one = await scale(pinned, '1');
+    expect(one.row_sources.some((x) => x === SRC.L1)).toBe(false);
+    expect(inconsistentRows(one, pinned)).toEqual([]);
+    // C, connected throughout, agrees.
+    expect(await readLevels(c, [changed, gone])).toMatchObject({
+      levels: [2, 0],
+      statuses: [ST.PRESENT, ST.NOT_FOUND],
+    });
+    await c.client.unary('ActivateModel', { model: 'scale', version: '' });
   });
 
   it('reads no L1 after a reconnect until it has caught up (l1_readable 0), then serves L1 again', async () => {

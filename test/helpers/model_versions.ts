@@ -9,7 +9,8 @@ import {
   node,
   valueInfo,
 } from '../../src/model/zoo/onnx_graph.js';
-import type { ListModelsResponse, ModelInfo } from './client.js';
+import type { ListModelsResponse, ModelInfo, PredictResponse } from './client.js';
+import { f32Of, f32Tensor } from './requests.js';
 import { makeTempDir } from './temp_dirs.js';
 
 // ListModels' ModelVersion.State numbers, as the client decodes them.
@@ -31,6 +32,22 @@ export function scaleModel(factor: number): BuiltModel {
     nodes: [node('Mul', ['x', 'k'], ['y'])],
   });
   return { onnx, meta: { description: `scale by ${factor}` } };
+}
+
+/** A Predict of `rows` of a `scale` model (the current version unless `version` is given). */
+export const scaleRequest = (model: string, rows: number[][], version = '') => ({
+  model,
+  version,
+  inputs: { x: f32Tensor([rows.length, SCALE_WIDTH], rows.flat()) },
+});
+
+/** The rows of `res` that are not `rows` times the factor of the version `res` reports. */
+export function inconsistentRows(res: PredictResponse, rows: number[][]): number[] {
+  const factor = Number(res.version);
+  const y = f32Of(res.outputs.y);
+  return rows.flatMap((row, r) =>
+    row.some((v, c) => y[r * SCALE_WIDTH + c] !== Math.fround(v * factor)) ? [r] : [],
+  );
 }
 
 /**
