@@ -141,17 +141,21 @@ describe('a sidecar that missed fleet changes while cut off from Redis', () => {
     expect(await readLevels(b, [changed, gone])).toMatchObject({ levels: [1, 1], sources: [FS.L1, FS.L1] });
     const caughtUp = await metric(b, 'infercache_coherence_catch_ups_total', { result: 'ok' });
 
-    // What B answers now, and what in it is older than what the fleet did meanwhile.
+    // B's answers in the order it gave them, each with what in it is older
+    // than what the fleet did meanwhile (a call answers as one: at once).
+    const answers: { call: number; old: string[] }[] = [];
+    const inconsistent: number[] = [];
     const answer = async () => {
       const rows = await readLevels(b, [changed, gone]);
+      const features: string[] = [];
+      if (rows.levels[0] === 1) features.push('the row written meanwhile is the old one');
+      if (rows.statuses[1] === ST.PRESENT) features.push('the row invalidated meanwhile is found');
+      answers.push({ call: answers.length, old: features });
       const now: PredictResponse = await scale(current);
-      const old: string[] = [];
-      if (rows.levels[0] === 1) old.push('the row written meanwhile is the old one');
-      if (rows.statuses[1] === ST.PRESENT) old.push('the row invalidated meanwhile is found');
-      if (now.version !== '1') old.push(`version ${now.version} answers, not the fleet's 1`);
-      return { old, inconsistent: inconsistentRows(now, current) };
+      inconsistent.push(...inconsistentRows(now, current));
+      const version = now.version === '1' ? [] : [`version ${now.version} answers, not the fleet's 1`];
+      answers.push({ call: answers.length, old: version });
     };
-    const answers: Awaited<ReturnType<typeof answer>>[] = [];
     // Back, read back to back from the moment the proxy forwards again. Its
     // coherence link cannot subscribe yet (the link reconnects on its own
     // backoff, often seconds after the commands: here, for as long as the
@@ -163,7 +167,7 @@ describe('a sidecar that missed fleet changes while cut off from Redis', () => {
       let connected = 0;
       const deadline = Date.now() + 20_000;
       while (connected < 10 && Date.now() < deadline) {
-        answers.push(await answer());
+        await answer();
         if ((await metric(b, 'infercache_redis_node_connected')) === 1) connected++;
       }
       expect(connected, 'B reconnected').toBe(10);
@@ -172,13 +176,11 @@ describe('a sidecar that missed fleet changes while cut off from Redis', () => {
       await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, '+subscribe']);
     }
     await metricReaches(b, 'infercache_coherence_catch_ups_total', { result: 'ok' }, caughtUp + 1);
-    for (let i = 0; i < 5; i++) answers.push(await answer());
-    const firstNew = answers.findIndex((x) => x.old.length < 3);
+    for (let i = 0; i < 5; i++) await answer();
+    const firstNew = answers.findIndex((x) => x.old.length === 0);
     expect(firstNew).toBeGreaterThanOrEqual(0);
-    expect(
-      answers.slice(firstNew).flatMap((x, i) => x.old.map((o) => `answer ${firstNew + i}: ${o}`)),
-    ).toEqual([]);
-    expect(answers.flatMap((x) => x.inconsistent)).toEqual([]);
+    expect(answers.slice(firstNew).flatMap((x) => x.old.map((o) => `call ${x.call}: ${o}`))).toEqual([]);
+    expect(inconsistent).toEqual([]);
     // Version 1's answers cached before the cut are not served: their generation moved on.
     const one = await scale(pinned, '1');
     expect(one.row_sources.some((x) => x === SRC.L1)).toBe(false);
@@ -249,6 +251,59 @@ describe('a sidecar that missed fleet changes while cut off from Redis', () => {
     await eventually('B to serve L1 again once its link is back', async () => {
       const sources = await predictSources(b, rows);
       return sources.every((s) => s === SRC.L1) ? true : undefined;
+    });
+  });
+
+  it('notices a stalled link by its heartbeat: stops answering from L1 within seconds, and once the stall ends not one old answer', async () => {
+    const [changed, gone] = freshIds(2, 'stall') as [string, string];
+    const rows = irisRows(2);
+    await putLevels(a, [changed, gone], [1, 1], Date.now() - 1000);
+    await inL1(b, [changed, gone], rows);
+    const caughtUp = await metric(b, 'infercache_coherence_catch_ups_total', { result: 'ok' });
+
+    // Nothing flows, nothing closes: B's sockets stay open, its Redis silent.
+    proxy.stall();
+    await putLevels(a, [changed], [2]);
+    await invalidate(a, { view: { view: 'users', entities: stringIds(USER, [gone]) } });
+    /**
+     * B's rows: 'old' while it serves what it held before the stall; an
+     * error while Redis is silent (a call then waits out two L2 timeouts,
+     * 1 s each in tests: the fleet state read again, then the rows).
+     */
+    const answer = async () => {
+      try {
+        const read = await readLevels(b, [changed, gone]);
+        const old = read.levels[0] === 1 || read.statuses[1] === ST.PRESENT;
+        return old ? 'old' : 'new';
+      } catch {
+        return 'error';
+      }
+    };
+    // The stalled link answers no PING: within about 3 s (a beat a second,
+    // 2 s to answer) B takes it down and stops reading L1. Without the
+    // heartbeat it would count the silent link as up and serve its old rows
+    // for their L1 lifetime.
+    const noticed = await eventually(
+      'B to stop serving its old rows',
+      async () => ((await answer()) === 'old' ? undefined : true),
+      10_000,
+    );
+    expect(noticed).toBe(true);
+    const afterNoticed = [await answer()];
+
+    proxy.restore();
+    const deadline = Date.now() + 20_000;
+    let after = 0;
+    while (after < 5 && Date.now() < deadline) {
+      afterNoticed.push(await answer());
+      if ((await metric(b, 'infercache_coherence_catch_ups_total', { result: 'ok' })) > caughtUp) after++;
+    }
+    expect(after, 'B caught up').toBe(5);
+    expect(afterNoticed.filter((x) => x === 'old')).toEqual([]);
+    expect(afterNoticed.slice(-5)).toEqual(['new', 'new', 'new', 'new', 'new']);
+    expect(await readLevels(b, [changed, gone])).toMatchObject({
+      levels: [2, 0],
+      statuses: [ST.PRESENT, ST.NOT_FOUND],
     });
   });
 
