@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FS, freshIds, ST } from '../helpers/features.js';
-import { redisCommand, redisText } from '../helpers/redis_command.js';
+import { redisCli, redisCommand, redisText } from '../helpers/redis_command.js';
 import { type RedisServer, startRedis } from '../helpers/redis_server.js';
 import { eventually, irisRows, SRC } from '../helpers/requests.js';
 import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
@@ -15,6 +15,7 @@ import {
   putLevels,
   readLevels,
   startMember,
+  usersRowFrame,
 } from './fleet.js';
 
 /** One CLIENT LIST line as fields (id, flags, redir, ...). */
@@ -81,10 +82,11 @@ describe('writes that bypass the sidecar reach L1 through Redis client tracking'
     expect(await metric(untracked, 'infercache_coherence_tracking_mode', { mode: 'bcast' })).toBe(0);
   });
 
+  const featureKeys = async () =>
+    new Set((await redisCommand(redis.port, ['KEYS', `${prefix}:f:users:*`])) as string[]);
+
   it('a bulk load straight into Redis and a DEL with redis-cli drop the rows from L1; without tracking they stay', async () => {
     const [loaded, deleted] = freshIds(2, 'ext') as [string, string];
-    const featureKeys = async () =>
-      new Set((await redisCommand(redis.port, ['KEYS', `${prefix}:f:users:*`])) as string[]);
     const t = Date.now() - 60_000;
     const earlier = await featureKeys();
     // PutFeatures answers once Redis holds the row.
@@ -105,7 +107,7 @@ describe('writes that bypass the sidecar reach L1 through Redis client tracking'
     );
     expect(await metric(tracked, 'infercache_coherence_tracked_keys_total')).toBeGreaterThan(reported);
 
-    expect(await redisCommand(redis.port, ['DEL', deletedKey as string])).toBe('1');
+    expect(await redisCli(redis.port, ['DEL', deletedKey as string])).toBe('1');
     await eventually('the deleted row gone', async () =>
       (await readLevels(tracked, [deleted])).statuses[0] === ST.NOT_FOUND ? true : undefined,
     );
@@ -114,6 +116,25 @@ describe('writes that bypass the sidecar reach L1 through Redis client tracking'
       levels: [1, 1],
       sources: [FS.L1, FS.L1],
     });
+  });
+
+  it('a row SET with redis-cli replaces the L1 copy of the tracked sidecar; without tracking the old copy stays', async () => {
+    const [id] = freshIds(1, 'cli') as [string];
+    const earlier = await featureKeys();
+    await putLevels(tracked, [id], [1], Date.now() - 60_000);
+    const [key] = [...(await featureKeys())].filter((k) => !earlier.has(k)) as [string];
+    await inL1(tracked, [id], 1);
+    await inL1(untracked, [id], 1);
+
+    // The frame on stdin (-x makes it the last argument, byte for byte).
+    const frame = await usersRowFrame(files, key, 7, Date.now());
+    expect(await redisCli(redis.port, ['-x', 'SETEX', key, '3600'], frame)).toBe('OK');
+    await eventually('the row set with redis-cli', async () =>
+      (await readLevels(tracked, [id])).levels[0] === 7 ? true : undefined,
+    );
+    expect(await readLevels(untracked, [id])).toMatchObject({ levels: [1], sources: [FS.L1] });
+    // The frame was taken as it is, not refused as foreign bytes.
+    expect(await metric(tracked, 'infercache_cache_rejected_values_total', { kind: 'f' })).toBe(0);
   });
 
   it('a killed tracking connection is re-armed, and the tracked rows leave L1 (changes meanwhile were not reported)', async () => {

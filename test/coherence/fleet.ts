@@ -2,6 +2,9 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeFrame } from '../../src/cache/value_frame.js';
+import { featureRowKind } from '../../src/features/feature_row.js';
+import { loadFeatureViews } from '../../src/features/views_file.js';
 import { writeModel } from '../../src/model/zoo/build.js';
 import { buildIrisModel } from '../../src/model/zoo/iris.js';
 import type { PutFeaturesRequest } from '../helpers/client.js';
@@ -109,6 +112,24 @@ export function putLevels(s: Sidecar, ids: string[], levels: number[], eventTime
     event_time_ms: ids.map(() => eventTime),
   };
   return s.client.putFeatures(req);
+}
+
+/**
+ * The bytes a writer that bypasses the sidecars (a batch job) stores under
+ * `key` for a `users` row: the value frame with the row's event time, over
+ * the row's payload, checked against the key.
+ */
+export async function usersRowFrame(
+  files: FleetFiles,
+  key: string,
+  level: number,
+  eventTime: number,
+): Promise<Buffer> {
+  const views = await loadFeatureViews(files.views, { l1TtlMs: 60_000, notFoundTtlMs: 1000 });
+  const users = views.get('users');
+  if (users === undefined) throw new Error('no view users');
+  const payload = featureRowKind(users, 0).encode({ eventTime, values: [level], writtenAt: Date.now() });
+  return encodeFrame(key, 'f', eventTime, payload);
 }
 
 /** The `users` rows of `ids` as one sidecar answers them: level, status and source per row. */

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 
 /**
@@ -115,4 +116,31 @@ export function infoFields(text: string): Map<string, string> {
     if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1));
   }
   return fields;
+}
+
+/**
+ * Runs the real `redis-cli -p PORT ARGS...` against 127.0.0.1, as an operator
+ * or a batch job would; `input` goes to its stdin (with `-x`, the last
+ * argument, binary-safe). Resolves with its stdout; rejects when it exits
+ * non-zero or prints an error reply (redis-cli exits 0 on those).
+ */
+export function redisCli(port: number, args: string[], input?: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', ['-p', String(port), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0 || stdout.startsWith('(error)') || stdout.startsWith('ERR')) {
+        reject(new Error(`redis-cli ${args.join(' ')} exited ${code}: ${stdout}${stderr}`));
+      } else resolve(stdout.trim());
+    });
+    child.stdin.end(input);
+  });
 }
