@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeModel } from '../../src/model/zoo/build.js';
+import { buildFlowerEmbeddingModel } from '../../src/model/zoo/flower_embedding.js';
 import { FS, freshIds, ST, stringIds } from '../helpers/features.js';
 import { infoFields, redisCommand, redisText } from '../helpers/redis_command.js';
 import { type RedisServer, startRedis } from '../helpers/redis_server.js';
-import { eventually, irisRows, SRC } from '../helpers/requests.js';
+import { eventually, f32Tensor, IRIS_FEATURES, irisRows, SRC } from '../helpers/requests.js';
 import { type Sidecar, stopAllSidecars } from '../helpers/sidecar.js';
 import {
   changesApplied,
@@ -32,6 +34,7 @@ describe('Invalidate reaches every sidecar of a fleet', () => {
   beforeAll(async () => {
     // A private server: its command statistics are this fleet's alone.
     [redis, files] = await Promise.all([startRedis(), fleetFiles()]);
+    await writeModel(files.models, 'flower_embedding', 1, buildFlowerEmbeddingModel());
     fleet = await Promise.all([0, 1, 2].map(() => startMember(redis.url, prefix, files, BUS_ONLY)));
     a = fleet[0] as Sidecar;
   });
@@ -115,6 +118,51 @@ describe('Invalidate reaches every sidecar of a fleet', () => {
       }
       expect(await predictSources(s, rows, '2')).toEqual([SRC.L1, SRC.L1]);
       expect((await predictSources(s, rows, '1')).some((x) => x === SRC.L1)).toBe(false);
+    }
+  });
+
+  it('of an embedding model: every sidecar drops its vectors, raw and normalised, and none is read again', async () => {
+    const rows = irisRows(3);
+    /** Where each row of `flower_embedding`'s vectors came from on `s`. */
+    const embedSources = async (s: Sidecar, normalize: boolean) =>
+      (
+        await s.client.unary<{ row_sources: number[] }>('GetEmbeddings', {
+          model: 'flower_embedding',
+          inputs: { features: f32Tensor([rows.length, IRIS_FEATURES], rows.flat()) },
+          normalize,
+        })
+      ).row_sources;
+    for (const normalize of [false, true]) {
+      await embedSources(a, normalize);
+      for (const s of fleet) {
+        await eventually('the vectors in L1', async () =>
+          (await embedSources(s, normalize)).every((x) => x === SRC.L1) ? true : undefined,
+        );
+      }
+    }
+    const seen = await Promise.all(fleet.map((s) => changesApplied(s, 'generation')));
+
+    // The model's scope covers what it computes as an embedding model too.
+    const reply = await invalidate(a, { model: { model: 'flower_embedding', version: '' } });
+    expect(reply).toMatchObject({ scope: 'p:flower_embedding', keys_deleted: 0 });
+    for (const [i, s] of fleet.entries()) {
+      if (s !== a) {
+        await eventually('the change to arrive', async () =>
+          (await changesApplied(s, 'generation')) > (seen[i] as number) ? true : undefined,
+        );
+      }
+      // Dropped, not merely unreachable.
+      expect(await metric(s, 'infercache_l1_entries', { kind: 'e' })).toBe(0);
+    }
+    // The first read anywhere computes them again: the old vectors' keys in
+    // Redis are not the ones asked for any more. Then no sidecar serves an
+    // old vector from its L1.
+    expect(await embedSources(a, false)).toEqual([SRC.MODEL, SRC.MODEL, SRC.MODEL]);
+    expect(await embedSources(a, true)).toEqual([SRC.MODEL, SRC.MODEL, SRC.MODEL]);
+    for (const s of fleet.slice(1)) {
+      for (const normalize of [false, true]) {
+        expect((await embedSources(s, normalize)).some((x) => x === SRC.L1)).toBe(false);
+      }
     }
   });
 
