@@ -177,9 +177,10 @@ export class Coherence {
   }
 
   async #arm(link: NodeLink): Promise<void> {
-    await this.tracking.arm(link);
-    this.#reportTracking();
-    await link.subscribe(this.#bus.channel, INVALIDATE_CHANNEL);
+    await this.tracking.arm(link, async () => {
+      this.#reportTracking();
+      await link.subscribe(this.#bus.channel, INVALIDATE_CHANNEL);
+    });
     if (this.#behind) void this.#catchUp();
   }
 

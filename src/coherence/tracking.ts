@@ -15,6 +15,11 @@ export type TrackingMode = 'bcast' | 'off' | 'refused';
  *   target is not told when the tracking connection goes away: the same
  *   connection tracks and receives, and every re-arm after a reconnect
  *   drops the tracked prefixes from L1 (changes may have been missed).
+ * - Over RESP2 Redis sends a redirect target's invalidations only once it
+ *   is subscribed to __redis__:invalidate, and drops them until then. So
+ *   the drop waits for the SUBSCRIBE's answer: dropped at the re-arm, a
+ *   row read into L1 before the SUBSCRIBE (L1 takes values while it is
+ *   not read) and changed meanwhile would stay stale for its L1 TTL.
  * - RESP3 delivers invalidations as push messages that ioredis drops; we
  *   use ioredis 5, which speaks RESP2 only (ioredis 6 would need the
  *   protocol pinned to 2).
@@ -51,9 +56,16 @@ export class Tracking {
     return this.#mode;
   }
 
-  /** Arms tracking on a (re)connected link, before it subscribes. */
-  async arm(link: NodeLink): Promise<void> {
-    if (!this.#enabled) return;
+  /**
+   * Arms tracking on a (re)connected link, then subscribes it (`subscribe`,
+   * which must take __redis__:invalidate), and only once that is answered
+   * tells of the changes a re-armed node may not have reported.
+   */
+  async arm(link: NodeLink, subscribe: () => Promise<void>): Promise<void> {
+    if (!this.#enabled) {
+      await subscribe();
+      return;
+    }
     try {
       const id = String(await link.command('CLIENT', 'ID'));
       const prefixes = this.#prefixes.flatMap((p) => ['PREFIX', p]);
@@ -68,8 +80,10 @@ export class Tracking {
           'Redis refused client tracking: writes that bypass the sidecar reach L1 only when entries expire (L1 TTL)',
         );
       }
+      await subscribe();
       return;
     }
+    await subscribe();
     // Changes made while this node's tracking was down were never reported.
     if (this.#armedBefore.has(link.node)) this.#onLost();
     this.#armedBefore.add(link.node);
