@@ -11,7 +11,7 @@ import { startGrpcServer } from './api/server.js';
 import { afterReady } from './api/unary.js';
 import { warmHandler } from './api/warm_handler.js';
 import { drain } from './app/drain.js';
-import { reportModel, warmUp } from './app/model_hooks.js';
+import { reportModel, warmUpHook } from './app/model_hooks.js';
 import { storedKind } from './app/stored_kind.js';
 import { rememberingHasher } from './cache/hash_memo.js';
 import { KeyMemo } from './cache/key_memo.js';
@@ -138,7 +138,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     },
     {
       chosen: (model) => coherence.fleet.version(model),
-      warmUp: (version) => warmUp(runs, version),
+      warmUp: warmUpHook(() => runs, log),
       beforeSwitch: async (next, previous) => {
         // A first version has no traffic to lose; later ones start warm, within the budget.
         if (previous === undefined || warmer === undefined || config.warmSwitchBudgetMs === 0) return;

@@ -6,13 +6,14 @@ import type { Signature } from './signature.js';
 
 /**
  * Inputs for a warm-up run: one row of zeros (empty strings) per input,
- * every dynamic axis set to 1. Undefined when an input leaves its shape
- * undeclared: no input can be built that the model is sure to take.
+ * every dynamic axis set to 1. The name of the first input that leaves its
+ * shape undeclared, if one does: no input can be built that the model is
+ * sure to take, and there is no warm-up run.
  */
-export function warmUpFeeds(signature: Signature): NamedTensor[] | undefined {
+export function warmUpFeeds(signature: Signature): NamedTensor[] | { readonly undeclared: string } {
   const feeds: NamedTensor[] = [];
   for (const spec of signature.inputs) {
-    if (spec.dims === undefined) return undefined;
+    if (spec.dims === undefined) return { undeclared: spec.name };
     const dims = spec.dims.map((d) => (typeof d === 'number' ? d : 1));
     const count = elementCount(dims);
     const data =

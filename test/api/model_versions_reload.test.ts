@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WARN } from '../helpers/memory_log.js';
 import { metricValue } from '../helpers/metrics.js';
 import {
   emptyModelsDir,
@@ -9,6 +10,7 @@ import {
   SCALE_WIDTH,
   STATE,
   scaleModel,
+  shapelessScaleModel,
   versionStates,
 } from '../helpers/model_versions.js';
 import { eventually, f32Of, f32Tensor, irisRows } from '../helpers/requests.js';
@@ -34,6 +36,7 @@ describe('hot reload of model versions', { timeout: 180_000 }, () => {
     dir = emptyModelsDir();
     await installVersion(dir, 'scale', '1', scaleModel(1));
     await installVersion(dir, 'guarded', '1', scaleModel(1));
+    await installVersion(dir, 'shapeless', '1', shapelessScaleModel(1));
     sidecar = await startSidecar({
       redisUrl: '',
       modelsDir: dir,
@@ -127,5 +130,32 @@ describe('hot reload of model versions', { timeout: 180_000 }, () => {
     const res = await sidecar.client.predict(scaleRequest('guarded', rows));
     expect(res.version).toBe('1');
     expect(Array.from(f32Of(res.outputs.y))).toEqual(scaled(rows, 1));
+  });
+
+  it('loads a version whose input declares no shape without a warm-up run, and says so in one WARN line', async () => {
+    const runsBefore = await runs('shapeless');
+    await installVersion(dir, 'shapeless', '2', shapelessScaleModel(2));
+    await eventually(
+      'shapeless 2 to become current',
+      async () => ((await current('shapeless')) === '2' ? true : undefined),
+      WAIT_MS,
+    );
+    const warned = sidecar
+      .logs()
+      .filter(
+        (l) => l.level === WARN && l.model === 'shapeless' && String(l.msg).startsWith('no warm-up run'),
+      );
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ version: '2', input: 'x' });
+    // No run was made to warm it up: the first run is the first call's.
+    expect(await runs('shapeless')).toBe(runsBefore);
+    const rows = irisRows(2);
+    const res = await sidecar.client.predict(scaleRequest('shapeless', rows));
+    expect(res.version).toBe('2');
+    expect(Array.from(f32Of(res.outputs.y))).toEqual(scaled(rows, 2));
+    // The version loaded at start had no warm-up either, as every version then: nothing to say.
+    expect(sidecar.logs().some((l) => l.model === 'shapeless' && l.version === '1' && l.level === WARN)).toBe(
+      false,
+    );
   });
 });

@@ -34,6 +34,19 @@ export function scaleModel(factor: number): BuiltModel {
   return { onnx, meta: { description: `scale by ${factor}` } };
 }
 
+/** `scale` with its input and output shapes left undeclared (any rank, any size). */
+export function shapelessScaleModel(factor: number): BuiltModel {
+  const anyShape = (name: string) => ({ name, type: { tensorType: { elemType: DataType.FLOAT } } });
+  const onnx = encodeModel({
+    name: 'shapeless',
+    inputs: [anyShape('x')],
+    outputs: [anyShape('y')],
+    initializers: [floatTensor('k', [], Float32Array.of(factor))],
+    nodes: [node('Mul', ['x', 'k'], ['y'])],
+  });
+  return { onnx, meta: { description: `scale by ${factor}, shapes undeclared` } };
+}
+
 /** A Predict of `rows` of a `scale` model (the current version unless `version` is given). */
 export const scaleRequest = (model: string, rows: number[][], version = '') => ({
   model,
