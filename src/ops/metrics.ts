@@ -254,7 +254,7 @@ function coherenceMetrics(registry: Registry) {
   return {
     lag: new Histogram({
       name: 'infercache_coherence_invalidation_lag_seconds',
-      help: 'Time from a change being announced (after Redis took it) to this sidecar applying it to its L1',
+      help: 'Time from a change being announced (stamped just before it is written to Redis) to this sidecar applying it to its L1; pub/sub arrivals only',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
