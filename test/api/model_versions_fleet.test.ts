@@ -7,12 +7,15 @@ import { WARN } from '../helpers/memory_log.js';
 import { metricValue } from '../helpers/metrics.js';
 import {
   emptyModelsDir,
+  failingRunModel,
+  inconsistentRows,
   installVersion,
   modelIn,
   SCALE_WIDTH,
   scaleModel,
+  scaleRequest,
 } from '../helpers/model_versions.js';
-import { eventually, f32Tensor, grpcError } from '../helpers/requests.js';
+import { eventually, f32Tensor, grpcError, irisRows } from '../helpers/requests.js';
 import { sharedRedisUrl } from '../helpers/shared_redis.js';
 import { type Sidecar, startSidecar, stopAllSidecars } from '../helpers/sidecar.js';
 
@@ -160,5 +163,116 @@ describe('the fleet chooses the current version of a model', { timeout: 180_000 
     const unknown = await grpcError(a.client.unary('ActivateModel', { model: 'nope', version: '1' }));
     expect(unknown.code).toBe(status.NOT_FOUND);
     expect(await stored('scale')).toBe('1');
+  });
+});
+
+describe('a version roll across a three-process fleet under continuous load', { timeout: 180_000 }, () => {
+  const prefix = `vroll-${randomBytes(6).toString('hex')}`;
+  // One models directory each: the third one gets a broken version 3.
+  const dirs = [emptyModelsDir(), emptyModelsDir(), emptyModelsDir()];
+  let fleet: Sidecar[];
+
+  beforeAll(async () => {
+    for (const dir of dirs) await installVersion(dir, 'roll', '1', scaleModel(1));
+    fleet = await Promise.all(
+      dirs.map(async (modelsDir) => {
+        const s = await startSidecar({
+          redisUrl: sharedRedisUrl(),
+          modelsDir,
+          keyPrefix: prefix,
+          env: { INFERCACHE_MODELS_POLL_MS: '200' },
+        });
+        await s.waitForLog((l) => l.msg === 'L2 connected', WAIT_MS);
+        return s;
+      }),
+    );
+  });
+  afterAll(stopAllSidecars);
+
+  it('fails no call, and every answer matches the version it reports: new versions, a failed one on one sidecar, an older one activated', async () => {
+    const [x, y, z] = fleet as [Sidecar, Sidecar, Sidecar];
+    // Half of each batch repeats rows every version has cached, half is new.
+    const shared = irisRows(50);
+    const seen = fleet.map(() => new Set<string>());
+    const failures: string[] = [];
+    const fail = (why: string) => {
+      if (failures.length < 20) failures.push(why);
+    };
+    let rolling = true;
+    const client = async (s: number) => {
+      while (rolling) {
+        const rows = [...shared, ...irisRows(50)];
+        try {
+          const res = await (fleet[s] as Sidecar).client.predict(scaleRequest('roll', rows));
+          const bad = inconsistentRows(res, rows);
+          if (bad.length > 0) fail(`sidecar ${s}, version ${res.version}: rows ${bad.slice(0, 5)}`);
+          seen[s]?.add(res.version);
+        } catch (error) {
+          fail(`sidecar ${s}: ${(error as Error).message}`);
+        }
+      }
+    };
+    /** Waits until sidecar `s` has answered calls with `version`. */
+    const answered = (s: number, version: string) =>
+      eventually(
+        `sidecar ${s} to answer with version ${version}`,
+        async () => (seen[s]?.has(version) ? true : undefined),
+        WAIT_MS,
+      );
+    const clients = [0, 1, 2].map(client);
+    // The steps wait on answers; a step that fails must still stop the clients.
+    let before: Set<string>[] = [];
+    try {
+      for (const s of [0, 1, 2]) await answered(s, '1');
+
+      for (const dir of dirs) await installVersion(dir, 'roll', '2', scaleModel(2));
+      for (const s of [0, 1, 2]) await answered(s, '2');
+
+      // Version 3 is good on two sidecars; the third cannot run it.
+      await installVersion(dirs[0] as string, 'roll', '3', scaleModel(3));
+      await installVersion(dirs[1] as string, 'roll', '3', scaleModel(3));
+      await installVersion(dirs[2] as string, 'roll', '3', failingRunModel());
+      await answered(0, '3');
+      await answered(1, '3');
+      const failed = await eventually(
+        'the third sidecar to report version 3 failed',
+        async () => {
+          const m = modelIn(await z.client.listModels(), 'roll');
+          return m.versions.some((v) => v.version === '3') ? m : undefined;
+        },
+        WAIT_MS,
+      );
+      expect(failed.current_version).toBe('2');
+      expect(failed.versions.find((v) => v.version === '3')?.error).toMatch(/^warm-up run failed: /);
+      expect(metricValue(await z.metrics(), 'infercache_model_versions', { state: 'failed' })).toBe(1);
+      expect(await z.client.health('infercache.v1.InferCache/roll')).toBe('SERVING');
+
+      // The fleet chooses 3: the third keeps 2 and says it cannot follow.
+      await x.client.unary('ActivateModel', { model: 'roll', version: '3' });
+      await eventually(
+        'the third sidecar to report the mismatch',
+        async () =>
+          (await z.client.listModels()).models.find((m) => m.name === 'roll')?.mismatch === '3'
+            ? true
+            : undefined,
+        WAIT_MS,
+      );
+      // Then an older version, through another sidecar: every one goes back to it.
+      before = seen.map((s) => new Set(s));
+      await y.client.unary('ActivateModel', { model: 'roll', version: '1' });
+      for (const s of [0, 1, 2]) {
+        seen[s]?.delete('1');
+        await answered(s, '1');
+      }
+    } finally {
+      rolling = false;
+      await Promise.all(clients);
+    }
+    expect(failures).toEqual([]);
+    expect(before.map((s) => [...s].sort())).toEqual([
+      ['1', '2', '3'],
+      ['1', '2', '3'],
+      ['1', '2'],
+    ]);
   });
 });
