@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { waitUnlessAborted } from '../cache/single_flight.js';
 import { InferCacheError } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import type { Admission } from './admission.js';
@@ -48,7 +49,9 @@ export function nowOrLater<Req extends object>(
 export function afterReady(ready: () => Promise<void> | undefined, handler: UnaryHandler): UnaryHandler {
   const wrapped: UnaryHandler = async (bytes, ctx) => {
     const wait = ready();
-    if (wait !== undefined) await wait;
+    // A version switch may take seconds (its warm-up): the call waits no
+    // longer than its own deadline, and not at all once cancelled.
+    if (wait !== undefined) await waitUnlessAborted(wait, ctx.signal);
     return handler(bytes, ctx);
   };
   if (handler.now !== undefined) wrapped.now = handler.now;
