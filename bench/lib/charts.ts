@@ -196,16 +196,28 @@ function scenarioCharts(s: ScenarioResult): Chart[] {
     }
   }
   const curves = details.curves;
-  const window = s.settings.window;
-  if (isRecordOf(curves, isNumbers) && typeof window === 'number') {
-    const title = `${s.name}: L1 hit ratio per window of ${window} lookups`;
+  // Windows of `window` lookups, or of windowMs of wall time sliding by stepMs.
+  const { window, windowMs, stepMs } = s.settings;
+  const byLookups = typeof window === 'number';
+  const byTime = typeof windowMs === 'number' && typeof stepMs === 'number';
+  if (isRecordOf(curves, isNumbers) && (byLookups || byTime)) {
+    const title = byLookups
+      ? `${s.name}: L1 hit ratio per window of ${window} lookups`
+      : `${s.name}: L1 hit ratio per ${(windowMs as number) / 1000} s window`;
+    // A point at the end of its window.
+    const at = (w: number) =>
+      byLookups ? (w + 1) * (window as number) : ((windowMs as number) + w * (stepMs as number)) / 1000;
     const series = Object.entries(curves).map(([name, ratios], i) => ({
       name,
       colour: PALETTE[i % PALETTE.length] as string,
-      points: ratios.map((r, w) => [(w + 1) * window, r] as const),
+      points: ratios.map((r, w) => [at(w), r] as const),
       data: { curve: name },
     }));
     const longest = Math.max(0, ...Object.values(curves).map((c) => c.length));
+    // Every window a tick when windows are lookups; a tick a second when they slide in time.
+    const ticks = byLookups
+      ? Array.from({ length: longest }, (_, w) => at(w))
+      : Array.from({ length: Math.floor(at(longest - 1)) + 1 }, (_, sec) => sec).filter((x) => x >= at(0));
     charts.push({
       file: `${s.name}_curves.svg`,
       title,
@@ -213,9 +225,9 @@ function scenarioCharts(s: ScenarioResult): Chart[] {
       svg: lineChart({
         series,
         xScale: 'linear',
-        xTicks: Array.from({ length: longest }, (_, w) => (w + 1) * window),
-        xLabel: (x) => (x >= 1000 ? `${x / 1000}k` : String(x)),
-        xTitle: 'lookups',
+        xTicks: ticks,
+        xLabel: byLookups ? (x) => (x >= 1000 ? `${x / 1000}k` : String(x)) : (x) => `${x} s`,
+        xTitle: byLookups ? 'lookups' : 'seconds since start (window end)',
         yTitle: 'L1 hit ratio',
         title,
       }),

@@ -149,6 +149,27 @@ describe('the charts of a bench run', () => {
     ]);
   });
 
+  it('draws curves of windows sliding in wall time against seconds (warm_start)', () => {
+    const timed: ScenarioResult = {
+      name: 'timed',
+      title: 'hit ratio over time',
+      settings: { windowMs: 1000, stepMs: 100 },
+      ratios: {},
+      phases: {},
+      details: { curves: { cold: [0.1, 0.4, 0.6, 0.7], warmed: [0.5, 0.6, 0.6, 0.7] } },
+    };
+    const charts = runCharts({ ...report, scenarios: [timed] }).charts;
+    const chart = charts.find((c) => c.file === 'timed_curves.svg');
+    expect(chart?.title).toBe('timed: L1 hit ratio per 1 s window');
+    const root = parseXml(chart?.svg ?? '');
+    const curves = allElements(root).filter((e) => e.name === 'polyline');
+    expect(curves.map((l) => [l.attrs['data-curve'], l.attrs.points?.split(' ').length])).toEqual([
+      ['cold', 4],
+      ['warmed', 4],
+    ]);
+    expect(allElements(root).some((e) => e.text === '1 s')).toBe(true);
+  });
+
   it('embeds every chart in the Markdown, relative to where the Markdown is', () => {
     const readme = toMarkdown(report, { run, path: 'bench/results/' });
     for (const c of run.charts) expect(readme).toContain(`](bench/results/${c.file})`);
