@@ -54,6 +54,34 @@ describe("a request that does not decode is the caller's error", () => {
     },
   );
 
+  it.each(['v1', 'v1alpha'])(
+    'reflection %s answers bytes that are not its request with INVALID_ARGUMENT, and counts it',
+    async (version) => {
+      const service = `grpc.reflection.${version}.ServerReflection`;
+      const streams = new grpc.Client(sidecar.grpcAddr, grpc.credentials.createInsecure());
+      const identity = (b: Buffer) => b;
+      const outcome = await new Promise<grpc.StatusObject>((resolve) => {
+        const call = streams.makeBidiStreamRequest(`/${service}/ServerReflectionInfo`, identity, identity, {
+          deadline: Date.now() + 3000,
+        });
+        call.on('data', () => {});
+        call.on('error', () => {});
+        call.on('status', resolve);
+        call.write(NOT_A_MESSAGE);
+        call.end();
+      });
+      streams.close();
+      expect(outcome.code, outcome.details).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(outcome.details).toMatch(/^E_INVALID_ARGUMENT: the .* request is not a valid message: /);
+      expect(Buffer.byteLength(outcome.details)).toBeLessThan(MAX_DETAILS_BYTES);
+      const counted = metricValue(await sidecar.metrics(), 'infercache_requests_total', {
+        method: `${service}/ServerReflectionInfo`,
+        code: 'INVALID_ARGUMENT',
+      });
+      expect(counted).toBe(1);
+    },
+  );
+
   it('Warm refuses a request past the element budget with RESOURCE_EXHAUSTED, not INTERNAL', async () => {
     // entities.columns[0].int64_values, packed: one element per byte.
     const column = Buffer.concat([wire.bytes(1, 'flower_id'), wire.bytes(3, Buffer.alloc(MAX_ELEMENTS + 1))]);

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { invalidArgument, quote } from '../../errors.js';
+import { toServiceError } from '../status.js';
 import { answer, type ReflectionRequest, type ReflectionResponse } from './answer.js';
 import { DescriptorIndex } from './descriptor_index.js';
 import { readDescriptorSet } from './descriptor_set.js';
@@ -26,15 +28,40 @@ export function addReflection(server: grpc.Server): void {
   );
   for (const version of VERSIONS) {
     const service = definition[`grpc.reflection.${version}.ServerReflection`] as grpc.ServiceDefinition;
-    server.addService(service, {
-      ServerReflectionInfo: (call: grpc.ServerDuplexStream<ReflectionRequest, ReflectionResponse>) =>
-        serve(call, index),
+    const method = service.ServerReflectionInfo as grpc.MethodDefinition<
+      ReflectionRequest,
+      ReflectionResponse
+    >;
+    const decode = method.requestDeserialize;
+    // Requests arrive as bytes and are decoded here: grpc-js would answer
+    // bytes that are not a request with INTERNAL, and they are the caller's error.
+    const raw = { ...method, requestDeserialize: (bytes: Buffer) => bytes };
+    server.addService({ ServerReflectionInfo: raw } as grpc.ServiceDefinition, {
+      ServerReflectionInfo: (call: grpc.ServerDuplexStream<Buffer, ReflectionResponse>) =>
+        serve(call, index, decode, `${method.path}`),
     });
   }
 }
 
-function serve(call: grpc.ServerDuplexStream<ReflectionRequest, ReflectionResponse>, index: DescriptorIndex) {
-  call.on('data', (request: ReflectionRequest) => {
+function serve(
+  call: grpc.ServerDuplexStream<Buffer, ReflectionResponse>,
+  index: DescriptorIndex,
+  decode: (bytes: Buffer) => ReflectionRequest,
+  path: string,
+) {
+  call.on('data', (bytes: Buffer) => {
+    let request: ReflectionRequest;
+    try {
+      request = decode(bytes);
+    } catch (error) {
+      // grpc-js ends a stream with the status of an 'error' event.
+      const message = error instanceof Error ? error.message : String(error);
+      call.emit(
+        'error',
+        toServiceError(invalidArgument(`the ${path} request is not a valid message: ${quote(message)}`)),
+      );
+      return;
+    }
     // A client that sends faster than it reads must not make us buffer without bound.
     if (!call.write(answer(index, request))) {
       call.pause();
