@@ -59,6 +59,10 @@ export async function startBenchSidecar(
       INFERCACHE_L2_TIMEOUT_MS: String(SETTINGS.l2TimeoutMs.default),
       ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
       ...(profDir ? { BENCH_CPU_PROF: profDir } : {}),
+      // The inference workers' nice value (INFERCACHE_INFERENCE_NICE), to compare settings in one checkout.
+      ...(process.env.BENCH_INFERENCE_NICE
+        ? { INFERCACHE_INFERENCE_NICE: process.env.BENCH_INFERENCE_NICE }
+        : {}),
       ...env,
     },
   };
