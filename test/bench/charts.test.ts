@@ -3,19 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RATIOS_CHART, ratiosSvg, runCharts, writeCharts } from '../../bench/lib/charts.js';
 import { type BenchReport, type ScenarioResult, toMarkdown } from '../../bench/lib/report.js';
-import type { SimResult } from '../../src/cache/simulator.js';
+import { simResult } from '../helpers/sim_results.js';
 import { makeTempDir } from '../helpers/temp_dirs.js';
 import { allElements, parseXml, type XmlElement } from '../helpers/xml.js';
-
-const sim = (policy: SimResult['policy'], capacityBytes: number, hitRatio: number): SimResult => ({
-  trace: 'zipf:1.0',
-  policy,
-  capacityBytes,
-  sampleRate: 1,
-  accesses: 1000,
-  hitRatio,
-  byteHitRatio: hitRatio,
-});
 
 const speed: ScenarioResult = {
   name: 'speed',
@@ -41,7 +31,9 @@ const policies: ScenarioResult = {
   ratios: { 'tinylfu − lru (points)': { value: 7.5, target: '>= 5', met: true } },
   phases: {},
   details: {
-    simResults: { p: [sim('lru', 1024, 0.2), sim('tinylfu', 1024, 0.3), sim('lru', 4096, 0.5)] },
+    simResults: {
+      p: [simResult('lru', 1024, 0.2), simResult('tinylfu', 1024, 0.3), simResult('lru', 4096, 0.5)],
+    },
     curves: { cold: [0.1, 0.4, 0.6], warmed: [0.5, 0.6, 0.6] },
   },
 };

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SimResult } from '../../src/cache/simulator.js';
 import { resultsSvg } from '../../src/cli/sim_chart.js';
-
-const result = (policy: SimResult['policy'], capacityBytes: number, hitRatio: number): SimResult => ({
-  trace: 'zipf:1.0',
-  policy,
-  capacityBytes,
-  sampleRate: 1,
-  accesses: 1000,
-  hitRatio,
-  byteHitRatio: hitRatio,
-});
+import { simResult } from '../helpers/sim_results.js';
 
 /** The y of the chart's gridline at `pct` percent. */
 function gridY(svg: string, pct: number): number {
@@ -31,12 +21,12 @@ function lines(svg: string): Map<string, [number, number][]> {
 describe('the simulation chart (SVG)', () => {
   // Given out of order on purpose: the chart sorts by size.
   const results = [
-    result('lru', 4096, 0.3),
-    result('tinylfu', 4096, 0.45),
-    result('lru', 1024, 0.1),
-    result('tinylfu', 1024, 0.2),
-    result('lru', 16384, 0.6),
-    result('tinylfu', 16384, 0.7),
+    simResult('lru', 4096, 0.3),
+    simResult('tinylfu', 4096, 0.45),
+    simResult('lru', 1024, 0.1),
+    simResult('tinylfu', 1024, 0.2),
+    simResult('lru', 16384, 0.6),
+    simResult('tinylfu', 16384, 0.7),
   ];
   const svg = resultsSvg(results);
 
@@ -70,7 +60,7 @@ describe('the simulation chart (SVG)', () => {
   });
 
   it('escapes a trace name that is a path with markup in it', () => {
-    const named = resultsSvg([{ ...result('lru', 1024, 0.5), trace: 'a<b>&"c".csv' }]);
+    const named = resultsSvg([{ ...simResult('lru', 1024, 0.5), trace: 'a<b>&"c".csv' }]);
     expect(named).not.toContain('a<b>');
     expect(named).toContain('a&#60;b&#62;&#38;&#34;c&#34;.csv');
   });

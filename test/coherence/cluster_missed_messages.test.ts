@@ -8,6 +8,8 @@ import { redisCommand } from '../helpers/redis_command.js';
 import { eventually, irisRows, SRC } from '../helpers/requests.js';
 import { type Sidecar, stopAllSidecars } from '../helpers/sidecar.js';
 import {
+  CUT_OFF_USER,
+  CUT_OFF_USER_ACL,
   type FleetFiles,
   fleetFiles,
   invalidate,
@@ -16,20 +18,17 @@ import {
   predictSources,
   putLevels,
   readLevels,
+  SMALLEST_LOG_LENGTH,
   startMember,
   USER,
 } from './fleet.js';
 
 const MASTERS = 3;
-// The smallest log the settings allow: a few hundred changes trim it past a
-// sidecar that was away.
-const LOG_LENGTH = '100';
-// B reaches the cluster as its own user: switched off and its connections
-// killed on every node, it is cut off from the whole cluster while A and
-// this test (the default user) are not. A proxy per node would not do:
-// the nodes announce their own ports, and B's cluster client follows them.
-const B_USER = 'sidecar-b';
-const B_PASSWORD = 'b-secret';
+// B reaches the cluster as its own user (CUT_OFF_USER): switched off and its
+// connections killed on every node, it is cut off from the whole cluster
+// while A and this test (the default user) are not. A proxy per node would
+// not do: the nodes announce their own ports, and B's cluster client follows them.
+const B_USER = CUT_OFF_USER.name;
 
 describe('on a Redis Cluster of three masters, a sidecar that missed fleet changes while cut off', () => {
   const prefix = `clmiss-${randomBytes(4).toString('hex')}`;
@@ -48,29 +47,21 @@ describe('on a Redis Cluster of three masters, a sidecar that missed fleet chang
   /** The nodes B's commands can reach now, by its metrics. */
   const nodesOfB = async () => metricSum(await b.metrics(), 'infercache_redis_node_connected');
 
-  /** Waits until `s` reports at least `value` for one sample. */
-  const metricAtLeast = (s: Sidecar, name: string, labels: Record<string, string>, value: number) =>
-    eventually(
-      `${name}${JSON.stringify(labels)} >= ${value}`,
-      async () => ((await metric(s, name, labels)) >= value ? true : undefined),
-      20_000,
-    );
-
   beforeAll(async () => {
     [cluster, files] = await Promise.all([startRedisCluster({ masters: MASTERS }), fleetFiles()]);
     ports = (await cluster.nodes()).map((n) => n.port);
-    await onEveryNode(['ACL', 'SETUSER', B_USER, 'on', `>${B_PASSWORD}`, '~*', '&*', '+@all']);
+    await onEveryNode(CUT_OFF_USER_ACL);
     // scale: every answer tells which version computed it (y = x * version).
     for (const v of [1, 2]) await installVersion(files.models, 'scale', String(v), scaleModel(v));
     const env = {
       INFERCACHE_REDIS_MODE: 'cluster',
-      INFERCACHE_BUS_LOG_LENGTH: LOG_LENGTH,
+      INFERCACHE_BUS_LOG_LENGTH: SMALLEST_LOG_LENGTH,
       INFERCACHE_CLIENT_TRACKING: 'off',
     };
     const seeds = cluster.seedNodes.map((n) => `${n.host}:${n.port}`).join(',');
     [a, b] = await Promise.all([
       startMember(cluster.seedUrls, prefix, files, env),
-      startMember(`redis://${B_USER}:${B_PASSWORD}@${seeds}`, prefix, files, env),
+      startMember(`redis://${B_USER}:${CUT_OFF_USER.password}@${seeds}`, prefix, files, env),
     ]);
   });
   // A test that failed while B was cut off must not leave the next one without Redis.
@@ -200,7 +191,7 @@ describe('on a Redis Cluster of three masters, a sidecar that missed fleet chang
     } finally {
       await onEveryNode(['ACL', 'SETUSER', B_USER, '+subscribe']);
     }
-    await metricAtLeast(b, 'infercache_coherence_catch_ups_total', { result: 'ok' }, caughtUp + 1);
+    await metricReaches(b, 'infercache_coherence_catch_ups_total', { result: 'ok' }, caughtUp + 1, true);
     for (let i = 0; i < 5; i++) await answer({ changed, gone });
     const firstNew = answers.findIndex((x) => x.old.length === 0);
     expect(firstNew).toBeGreaterThanOrEqual(0);

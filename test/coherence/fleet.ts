@@ -61,14 +61,43 @@ export async function metric(s: Sidecar, name: string, labels: Record<string, st
   return metricValue(await s.metrics(), name, labels) ?? 0;
 }
 
-/** Waits until `s` reports `value` for one sample. */
-export function metricReaches(s: Sidecar, name: string, labels: Record<string, string>, value: number) {
+/** Waits until `s` reports `value` for one sample (at least `value`, with `atLeast`). */
+export function metricReaches(
+  s: Sidecar,
+  name: string,
+  labels: Record<string, string>,
+  value: number,
+  atLeast = false,
+) {
   return eventually(
-    `${name}${JSON.stringify(labels)} = ${value}`,
-    async () => ((await metric(s, name, labels)) === value ? true : undefined),
+    `${name}${JSON.stringify(labels)} ${atLeast ? '>=' : '='} ${value}`,
+    async () => {
+      const got = await metric(s, name, labels);
+      return got === value || (atLeast && got > value) ? true : undefined;
+    },
     20_000,
   );
 }
+
+/**
+ * What the missed-message tests share: the smallest bus log the settings
+ * allow (a few hundred changes trim it past a sidecar that was away), and
+ * the Redis user of the sidecar they cut off, so that a command can be
+ * taken from it alone (ACL) while the others keep theirs.
+ */
+export const SMALLEST_LOG_LENGTH = '100';
+export const CUT_OFF_USER = { name: 'sidecar-b', password: 'b-secret' } as const;
+/** ACL SETUSER arguments creating CUT_OFF_USER with every right. */
+export const CUT_OFF_USER_ACL = [
+  'ACL',
+  'SETUSER',
+  CUT_OFF_USER.name,
+  'on',
+  `>${CUT_OFF_USER.password}`,
+  '~*',
+  '&*',
+  '+@all',
+];
 
 /** Fleet changes this sidecar has applied, over pub/sub or from the log. */
 export async function changesApplied(s: Sidecar, type: 'keys' | 'generation'): Promise<number> {

@@ -9,6 +9,8 @@ import { eventually, irisRows, SRC } from '../helpers/requests.js';
 import { type Sidecar, stopAllSidecars } from '../helpers/sidecar.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
 import {
+  CUT_OFF_USER,
+  CUT_OFF_USER_ACL,
   type FleetFiles,
   fleetFiles,
   invalidate,
@@ -17,16 +19,12 @@ import {
   predictSources,
   putLevels,
   readLevels,
+  SMALLEST_LOG_LENGTH,
   startMember,
   USER,
 } from './fleet.js';
 
-// The smallest log the settings allow: a few hundred changes trim it past a
-// sidecar that was away.
-const LOG_LENGTH = '100';
-// B reaches Redis as its own user, so a command can be taken from it alone.
-const B_USER = 'sidecar-b';
-const B_PASSWORD = 'b-secret';
+const B_USER = CUT_OFF_USER.name;
 
 describe('a sidecar that missed fleet changes while cut off from Redis', () => {
   const prefix = `miss-${randomBytes(4).toString('hex')}`;
@@ -42,12 +40,12 @@ describe('a sidecar that missed fleet changes while cut off from Redis', () => {
 
   beforeAll(async () => {
     [redis, files] = await Promise.all([startRedis(), fleetFiles()]);
-    await redisCommand(redis.port, ['ACL', 'SETUSER', B_USER, 'on', `>${B_PASSWORD}`, '~*', '&*', '+@all']);
+    await redisCommand(redis.port, CUT_OFF_USER_ACL);
     proxy = await startTcpProxy(redis.port);
     // scale: every answer tells which version computed it (y = x * version).
     for (const v of [1, 2]) await installVersion(files.models, 'scale', String(v), scaleModel(v));
-    const env = { INFERCACHE_BUS_LOG_LENGTH: LOG_LENGTH, INFERCACHE_CLIENT_TRACKING: 'off' };
-    const bUrl = `redis://${B_USER}:${B_PASSWORD}@127.0.0.1:${proxy.port}`;
+    const env = { INFERCACHE_BUS_LOG_LENGTH: SMALLEST_LOG_LENGTH, INFERCACHE_CLIENT_TRACKING: 'off' };
+    const bUrl = `redis://${B_USER}:${CUT_OFF_USER.password}@127.0.0.1:${proxy.port}`;
     [a, b, c] = await Promise.all([
       startMember(redis.url, prefix, files, env),
       startMember(bUrl, prefix, files, env),

@@ -6,24 +6,18 @@ import {
   readColumn,
 } from '../../src/features/feature_columns.js';
 import type { FeatureSpec } from '../../src/features/view.js';
+import { putColumn } from '../helpers/feature_side.js';
 
 const NULL_VALUE = 2;
 const PRESENT = 1;
 
 function column(spec: FeatureSpec, fields: Partial<FeatureValuesWire>): FeatureValuesWire {
-  return {
+  return putColumn({
     name: spec.name,
     type: FEATURE_TYPE_NUMBER[spec.type],
     dim: spec.type === 'float32_vector' ? spec.dim : 0,
-    float32_values: [],
-    float64_values: [],
-    int32_values: [],
-    int64_values: [],
-    bool_values: [],
-    bytes_values: [],
-    statuses: [],
     ...fields,
-  };
+  });
 }
 
 const spec = (name: string, type: FeatureSpec['type'], dim = 1): FeatureSpec => ({ name, type, dim });

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createKeyHasher, type KeyHasher } from '../../src/cache/keys.js';
-import type { RowEngine } from '../../src/cache/row_engine.js';
 import { entityRows } from '../../src/features/entity_keys.js';
-import { FeatureReader } from '../../src/features/get_features.js';
+import type { FeatureReader } from '../../src/features/get_features.js';
 import { type FeatureView, toFeatureView } from '../../src/features/view.js';
-import { createMetrics } from '../../src/ops/metrics.js';
+import { keyReader } from '../helpers/feature_side.js';
 
 const viewOf = (name: string, entities: { name: string; type: 'int64' | 'string' }[]): FeatureView =>
   toFeatureView(
@@ -27,18 +26,7 @@ function countingReader(): { reader: FeatureReader; hashed: () => number } {
     n++;
     return plain(bytes);
   };
-  const reader = new FeatureReader({
-    views: () => new Map(),
-    engine: undefined as unknown as RowEngine,
-    door: { mode: 'none', evalMany: async () => [] },
-    hasher,
-    keyPrefix: 'rh',
-    maxEntityRows: 100,
-    l2Jitter: 0,
-    metrics: createMetrics().features,
-    now: Date.now,
-    generation: () => 0,
-  });
+  const reader = keyReader({ hasher, keyPrefix: 'rh' });
   return { reader, hashed: () => n };
 }
 

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createKeyHasher, type KeyHasher } from '../../src/cache/keys.js';
-import type { RowEngine } from '../../src/cache/row_engine.js';
 import { entityRows } from '../../src/features/entity_keys.js';
-import { FeatureReader, type FeaturesDeps } from '../../src/features/get_features.js';
 import { toFeatureView } from '../../src/features/view.js';
-import { createMetrics } from '../../src/ops/metrics.js';
+import { keyReader } from '../helpers/feature_side.js';
 
 describe('keys of rows being written', () => {
   const view = toFeatureView(
@@ -17,22 +15,13 @@ describe('keys of rows being written', () => {
     { l1TtlMs: 60_000, notFoundTtlMs: 1000 },
   );
   const plain = createKeyHasher('xxh3-128', '');
-  const reader = (hasher: KeyHasher, writeHasher?: KeyHasher) => {
-    const deps: FeaturesDeps = {
-      views: () => new Map([[view.name, view]]),
-      engine: undefined as unknown as RowEngine,
-      door: { mode: 'none', evalMany: async () => [] },
+  const reader = (hasher: KeyHasher, writeHasher?: KeyHasher) =>
+    keyReader({
       hasher,
       ...(writeHasher === undefined ? {} : { writeHasher }),
+      views: [view],
       keyPrefix: 'wk',
-      maxEntityRows: 100,
-      l2Jitter: 0,
-      metrics: createMetrics().features,
-      now: Date.now,
-      generation: () => 0,
-    };
-    return new FeatureReader(deps);
-  };
+    });
   const rows = entityRows(view.joinKeys, [{ name: 'id', string_values: [], int64_values: [1, 2, 3] }], 100);
 
   it('come from the write hasher, never the serving one (whose memory of recent hashes writes would flush)', () => {
