@@ -112,12 +112,15 @@ async function main(): Promise<number> {
 }
 
 /**
- * Writes latest.json, the charts and latest.md, and for a run of every
- * scenario (`whole`) the README block, which embeds the same charts.
+ * Writes latest.json and latest.md, and for a run of every scenario
+ * (`whole`) the charts and the README block, which embeds them: a run of
+ * some scenarios draws none, or the README's charts would stop matching
+ * its tables.
  */
 function publish(report: BenchReport, whole: boolean): void {
-  const charts = runCharts(report);
-  writeCharts(resultsDir, charts.charts, whole);
+  const drawn = runCharts(report);
+  const charts = whole ? drawn : { ...drawn, charts: [] };
+  if (whole) writeCharts(resultsDir, charts.charts, true);
   for (const [name, why] of Object.entries(charts.skipped)) progress(`scenario ${name}: ${why}`);
   const markdown = toMarkdown(report, { run: charts, path: '' });
   writeResults(resultsDir, report, markdown);

@@ -325,6 +325,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
   }
 
   const settled = () => coherence.settled();
+  const generationsRead = () => coherence.generationsRead();
   const { server, port } = await startGrpcServer(
     {
       addr: config.grpcAddr,
@@ -333,15 +334,16 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
     },
     {
       // Calls whose keys or version depend on the fleet state wait, after a
-      // reconnect, until it has been read again (Coherence.settled).
+      // reconnect, until it has been read again (Coherence.settled); feature
+      // calls, whose keys depend on generations alone, not for model switches.
       Predict: afterReady(settled, predictHandler(service, predictByEntity)),
       GetEmbeddings: afterReady(settled, getEmbeddingsHandler(embeddings, embedByEntity)),
       ListModels: listModelsHandler(models, plans, embeddings, (v) => service.autoBypassed(v)),
       ActivateModel: activateModelHandler({ registry, coherence, door }),
-      GetFeatures: afterReady(settled, getFeaturesHandler(featureReader)),
-      PutFeatures: afterReady(settled, putFeaturesHandler(featureWriter)),
+      GetFeatures: afterReady(generationsRead, getFeaturesHandler(featureReader)),
+      PutFeatures: afterReady(generationsRead, putFeaturesHandler(featureWriter)),
       Invalidate: afterReady(
-        settled,
+        generationsRead,
         invalidateHandler({
           coherence,
           door,

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { FS, FT, featureOf, ST, stringIds, viewOf } from '../../test/helpers/features.js';
+import { metricSum } from '../../test/helpers/metrics.js';
 import type { RedisServer } from '../../test/helpers/redis_server.js';
 import type { Sidecar } from '../../test/helpers/sidecar.js';
 import { makeTempDir } from '../../test/helpers/temp_dirs.js';
 import { envInt } from '../lib/env.js';
 import { progress } from '../lib/log.js';
 import { startBenchSidecar, stopBenchSidecar } from '../lib/procs.js';
-import { metricSum } from '../lib/prom.js';
 import type { ScenarioResult, Value } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
 

@@ -1,11 +1,11 @@
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { loadPackageDefinition } from '../../src/api/proto.js';
 import { createClient } from '../../test/helpers/client.js';
+import { metricSum } from '../../test/helpers/metrics.js';
 import type { RedisServer } from '../../test/helpers/redis_server.js';
 import { closedLoop, cpuColumns, type LoadRun } from '../lib/load.js';
 import { progress } from '../lib/log.js';
 import { startBenchSidecar, stopBenchSidecar } from '../lib/procs.js';
-import { metricSum } from '../lib/prom.js';
 import type { ScenarioResult } from '../lib/report.js';
 import { HEAVY_COLS, heavyRequest, irisRequest, mulberry32, randomFloats } from '../lib/rows.js';
 import { ratio, summarize } from '../lib/stats.js';
@@ -58,7 +58,7 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
   // Fresh random rows on every call: each batch is all misses, with caching
   // on. Made before each loaded phase, so the bench's own random-number
   // generation does not compete for the 2 cores while latency is measured
-  // (a phase needs ~50 batches; past the stock a batch is made on the spot).
+  // (a phase takes 60 to 120 batches; past the stock a batch is made on the spot).
   const rng = mulberry32(0x10a0);
   // Each batch its own ArrayBuffer: it is moved to the sender thread.
   const makeBatch = () =>
@@ -104,7 +104,8 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
   };
   try {
     await probeClient.predict(probe);
-    await sendBatch();
+    // Warm-up, before any probe: made here, not counted as made on the spot.
+    await sender.send(PREDICT, makeBatch());
     const measure = (warmupMs: number, warmupCalls?: number) =>
       closedLoop({
         concurrency: 1,

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { Popularity } from '../../src/warming/popularity.js';
 import { createClient, type InferCacheClient } from '../../test/helpers/client.js';
+import { metricSum } from '../../test/helpers/metrics.js';
 import { json, startOriginServer } from '../../test/helpers/origin_server.js';
 import { redisCommand } from '../../test/helpers/redis_command.js';
 import type { RedisServer } from '../../test/helpers/redis_server.js';
@@ -20,7 +21,6 @@ import {
 } from '../lib/hit_windows.js';
 import { progress } from '../lib/log.js';
 import { startBenchSidecar, stopBenchSidecar } from '../lib/procs.js';
-import { metricSum } from '../lib/prom.js';
 import type { ScenarioResult, Value } from '../lib/report.js';
 import { mulberry32, zipfCdf, zipfSampler } from '../lib/rows.js';
 

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { createClient, type InferCacheClient } from '../../test/helpers/client.js';
+import { metricSum } from '../../test/helpers/metrics.js';
 import type { RedisServer } from '../../test/helpers/redis_server.js';
 import { envInt } from '../lib/env.js';
 import { closedLoop, cpuColumns, warmUp } from '../lib/load.js';
 import { progress } from '../lib/log.js';
 import { startBenchSidecar, stopBenchSidecar } from '../lib/procs.js';
-import { metricSum } from '../lib/prom.js';
 import type { ScenarioResult, Value } from '../lib/report.js';
 import { heavyRequest, heavyRow, irisRequest, mulberry32, zipfCdf, zipfSampler } from '../lib/rows.js';
 import { ratio, summarize } from '../lib/stats.js';

@@ -67,11 +67,6 @@ export class ArenaStore implements KindStore {
     return this.#arena.reservedBytes;
   }
 
-  /** What reservedBytes stays within. */
-  get maxReservedBytes(): number {
-    return this.#arena.maxReservedBytes;
-  }
-
   get<V>(kind: CacheKind<V>, key: string): V | undefined {
     const id = this.#policy.get(key);
     if (id === undefined) return undefined;

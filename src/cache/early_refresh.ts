@@ -1,3 +1,5 @@
+const NEVER_DUE_FACTOR = 37;
+
 /**
  * Probabilistic early refresh (XFetch: Vattani, Chierichetti and Lowenstein,
  * "Optimal Probabilistic Cache Stampede Prevention", VLDB 2015). A value
@@ -10,6 +12,11 @@
  * dearer the recomputation, so a popular entry is refreshed by one reader
  * shortly before it would expire, and its readers never meet a miss at
  * once. beta > 1 refreshes earlier; 0 turns it off.
+ *
+ * Every cached row of every call is looked at, so a row that cannot be due
+ * is passed over without drawing a number: 1 - random() is at least 2^-53
+ * (Math.random's granularity), so -ln(u) is at most 53 ln 2 (36.7), and a
+ * row further than NEVER_DUE_FACTOR × delta × beta from expiry never is.
  */
 export function refreshDue(
   now: number,
@@ -19,6 +26,7 @@ export function refreshDue(
   random: () => number = Math.random,
 ): boolean {
   if (!(beta > 0) || !(deltaMs > 0)) return false;
+  if (expiresAt - now > deltaMs * beta * NEVER_DUE_FACTOR) return false;
   // 1 - random() is in (0, 1]: ln never sees 0.
   return now - deltaMs * beta * Math.log(1 - random()) >= expiresAt;
 }

@@ -5,7 +5,7 @@ import type { CacheKind } from './kind.js';
 import type { L1Cache } from './l1.js';
 import type { L1Store } from './l1_store.js';
 import { ReadCoalescer } from './read_coalescer.js';
-import { decodeFrame, encodeFrame, RejectedValue } from './value_frame.js';
+import { decodeFrame, encodeFrame, type FrameKind, RejectedValue } from './value_frame.js';
 import { WritesInFlight } from './writes_in_flight.js';
 
 export type Tier = 'l1' | 'l2';
@@ -291,6 +291,19 @@ export class TieredCache {
       this.#count(b.kind.id, 'l2', 'miss', misses[n] as number);
     });
     return outs;
+  }
+
+  /**
+   * Keys a change made elsewhere in the fleet reached (a newer row, a
+   * delete): L1 drops them, and a write of one by this sidecar still on its
+   * way keeps no row of it (WritesInFlight). `kindAt` is where a key's kind
+   * letter is (after its prefix and colon).
+   */
+  changedElsewhere(keys: readonly string[], kindAt: number): void {
+    for (const key of keys) {
+      this.writesInFlight.changed(key);
+      this.#l1.delete(key[kindAt] as FrameKind, key);
+    }
   }
 
   /**

@@ -129,7 +129,20 @@ export class Coherence {
    * what is known).
    */
   settled(): Promise<void> | undefined {
-    if (this.#stateFresh || !this.#door.connected) return this.#switching;
+    return this.#read() ?? this.#switching;
+  }
+
+  /**
+   * As settled(), without waiting for version switches: what calls whose
+   * keys depend on the generations alone (features) wait for. A model's
+   * warm-up before its switch is no business of theirs.
+   */
+  generationsRead(): Promise<void> | undefined {
+    return this.#read();
+  }
+
+  #read(): Promise<void> | undefined {
+    if (this.#stateFresh || !this.#door.connected) return undefined;
     this.#stateRead ??= this.#readState().finally(() => {
       this.#stateRead = undefined;
     });
@@ -151,9 +164,7 @@ export class Coherence {
     this.#metrics.changes.labels(change.t, sentAt === undefined ? 'log' : 'pubsub').inc();
     switch (change.t) {
       case 'keys':
-        // A write of this sidecar still on its way must not keep its row over this change.
-        for (const key of change.keys) this.#cache.writesInFlight.changed(key);
-        this.#dropKeys(change.keys);
+        this.#cache.changedElsewhere(change.keys, this.#options.prefix.length + 1);
         return;
       case 'generation':
         if (this.fleet.setGeneration(change.scope, change.generation)) this.#dropScope(change.scope);

@@ -110,11 +110,18 @@ export function entityRows(
   };
 }
 
-/** Throws INVALID_ARGUMENT for an id encodeId cannot encode, as encodeId would. */
+// Ids that need no look beyond this: an optional "-" and digits (BigInt takes
+// them all, and asIntN wraps them), or a string whose UTF-8 cannot pass the limit.
+const DIGITS = /^-?\d+$/;
+const SHORT_ID_CHARS = Math.floor(MAX_ID_BYTES / 3);
+
+/** Throws INVALID_ARGUMENT for an id encodeId cannot encode, as encodeId would, without encoding the others. */
 function checkId(key: JoinKey, value: string | number, row: number): void {
   if (key.type === 'int64') {
-    if (safeInteger(value) === undefined) encodeId(key, value, row);
-  } else if (Buffer.byteLength(value as string) > MAX_ID_BYTES) {
+    if (safeInteger(value) === undefined && !(typeof value === 'string' && DIGITS.test(value))) {
+      encodeId(key, value, row);
+    }
+  } else if ((value as string).length > SHORT_ID_CHARS && Buffer.byteLength(value as string) > MAX_ID_BYTES) {
     encodeId(key, value, row);
   }
 }

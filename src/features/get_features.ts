@@ -95,11 +95,6 @@ const ID_CONTEXT = '\nentity id hash ';
 
 // An origin call's cost before one was measured here.
 const INITIAL_ORIGIN_COST_MS = 10;
-// 1 - Math.random() is at least 2^-53, so XFetch's -ln(u) is at most 53 ln 2
-// (36.7): a row further from max_age than this many times delta × beta is
-// never due, and is passed over without drawing a number (every row of
-// every call is looked at).
-const NEVER_DUE_FACTOR = 37;
 // A background refresh is nobody's call: no caller cancels it (the origin's
 // timeout still bounds each request).
 const NEVER = new AbortController().signal;
@@ -202,7 +197,7 @@ export class FeatureReader {
     const { views, rows, hashes, now } = call;
     if (options.lookup !== false) for (const view of views) this.#deps.onLookup?.(view, hashes, rows);
     const jobs = views.map((view) => this.#job(view, rows, hashes, now, signal));
-    const results = await this.#deps.engine.runAll(jobs.map((j) => j.job as unknown as RowJob<object>));
+    const results = await this.#deps.engine.runAll(jobs as unknown as RowJob<object>[]);
     return this.#answer(
       call,
       views.map((view, n) => {
@@ -279,19 +274,13 @@ export class FeatureReader {
     const settings = this.#deps.earlyRefresh;
     if (view.origin === undefined || settings === undefined || settings.beta <= 0) return;
     const deltaMs = this.plumbing(view).originCost.ms;
-    const horizon = deltaMs * settings.beta * NEVER_DUE_FACTOR;
     let due: number[] | undefined;
     let seen: Set<string> | undefined;
     for (let i = 0; i < values.length; i++) {
       const row = values[i] as FeatureRow;
       if (row.values === undefined) continue;
       const expiresAt = row.eventTime + view.maxAgeMs;
-      if (
-        expiresAt - now > horizon ||
-        !cached(i) ||
-        !refreshDue(now, expiresAt, deltaMs, settings.beta, settings.random)
-      )
-        continue;
+      if (!cached(i) || !refreshDue(now, expiresAt, deltaMs, settings.beta, settings.random)) continue;
       // An entity named twice is refreshed once.
       const hash = hashes[i] as string;
       seen ??= new Set();
@@ -301,7 +290,7 @@ export class FeatureReader {
       due.push(i);
     }
     if (due === undefined) return;
-    const { job } = this.#job(view, rows, hashes, now, NEVER);
+    const job = this.#job(view, rows, hashes, now, NEVER);
     void this.#deps.engine.refresh(job, due).then((r) => {
       if (r.rows > 0) settings.refreshed(r.rows, r.failed);
     });
@@ -386,7 +375,7 @@ export class FeatureReader {
         return out;
       },
     };
-    return { job, stale };
+    return job;
   }
 
   /** Rows an origin answered, to L2 through newer-wins (NOT_FOUND memories stay in L1: their L2 ttl is 0). */

@@ -102,6 +102,11 @@ export class InferencePool {
     }));
   }
 
+  /** Resolves, once every worker has started, with each worker thread's nice value. */
+  started(): Promise<readonly number[]> {
+    return this.#started;
+  }
+
   /**
    * Waits for the workers to finish starting and for the runs in progress,
    * then stops the workers. A worker stopped while onnxruntime still loads a
@@ -110,11 +115,6 @@ export class InferencePool {
    * taken, say) right after creating the pool exited on SIGABRT instead of
    * with its error.
    */
-  /** Resolves, once every worker has started, with each worker thread's nice value. */
-  started(): Promise<readonly number[]> {
-    return this.#started;
-  }
-
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => {

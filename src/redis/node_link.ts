@@ -40,11 +40,8 @@ export class NodeLink {
     this.#log = log;
     this.#handlers = handlers;
     const [host, port] = splitNode(node);
-    // RESP2, which is all ioredis 5 speaks: client tracking's reports then
-    // come as pub/sub messages on __redis__:invalidate. Over RESP3 they are
-    // push messages ioredis drops, and L1 would never hear of a write that
-    // bypassed the sidecar; a client that speaks RESP3 must be pinned to 2
-    // (test/redis/node_link.test.ts checks both).
+    // RESP2, which is all ioredis 5 speaks; client tracking depends on it
+    // (coherence/tracking.ts says why; test/redis/node_link.test.ts checks it).
     this.#redis = new Redis({
       ...options,
       host,

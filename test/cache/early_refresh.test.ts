@@ -4,6 +4,19 @@ import { CostAverage, refreshDue } from '../../src/cache/early_refresh.js';
 describe('early refresh (XFetch)', () => {
   const fixed = (u: number) => () => u;
 
+  it('draws no number for a row further from expiry than any draw could reach', () => {
+    let draws = 0;
+    const counted = () => {
+      draws++;
+      return 1 - 2 ** -53;
+    };
+    // The largest -ln(u) Math.random can give is 53 ln 2 (36.7): at 38 × delta × beta it is never due.
+    expect(refreshDue(0, 38, 1, 1, counted)).toBe(false);
+    expect(draws).toBe(0);
+    expect(refreshDue(0, 36, 1, 1, counted)).toBe(true);
+    expect(draws).toBe(1);
+  });
+
   it('is never due far from expiry, always due once expired, never with beta 0', () => {
     // 10 s left, a 1 ms recomputation: only u below e^-10000 would do.
     expect(refreshDue(0, 10_000, 1, 1, fixed(0.999))).toBe(false);

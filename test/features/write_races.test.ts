@@ -66,13 +66,12 @@ async function sidecar(view: FeatureView, keyPrefix: string) {
     const v = res.views[0];
     return { n: v?.rows[0]?.values?.[0] ?? null, source: v?.sources[0] };
   };
-  /** What the fleet's message of a change to `id` does here (coherence.ts, a 'keys' change). */
-  const told = (id: string) => {
-    for (const key of reader.writeKeys(view, entityRows(view.joinKeys, column([id]), 1))) {
-      cache.writesInFlight.changed(key);
-      cache.l1Cache.delete('f', key);
-    }
-  };
+  /** What the fleet's message of a change to `id` does here (coherence.ts applies a 'keys' change so). */
+  const told = (id: string) =>
+    cache.changedElsewhere(
+      reader.writeKeys(view, entityRows(view.joinKeys, column([id]), 1)),
+      keyPrefix.length + 1,
+    );
   return { reader, put, read, told, chaos: door.chaos };
 }
 

@@ -1,8 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { invalidArgument, quote } from '../../errors.js';
+import { quote } from '../../errors.js';
+import { refusal } from '../refusal.js';
 import { toServiceError } from '../status.js';
+import { rawRequests } from '../unary.js';
+import { WireError } from '../wire/proto_reader.js';
 import { answer, type ReflectionRequest, type ReflectionResponse } from './answer.js';
 import { DescriptorIndex } from './descriptor_index.js';
 import { readDescriptorSet } from './descriptor_set.js';
@@ -32,13 +35,12 @@ export function addReflection(server: grpc.Server): void {
       ReflectionRequest,
       ReflectionResponse
     >;
-    const decode = method.requestDeserialize;
-    // Requests arrive as bytes and are decoded here: grpc-js would answer
-    // bytes that are not a request with INTERNAL, and they are the caller's error.
-    const raw = { ...method, requestDeserialize: (bytes: Buffer) => bytes };
-    server.addService({ ServerReflectionInfo: raw } as grpc.ServiceDefinition, {
+    // Requests arrive as bytes (rawRequests) and are decoded here: grpc-js
+    // would answer bytes that are not a request with INTERNAL, and they are
+    // the caller's error.
+    server.addService(rawRequests(service), {
       ServerReflectionInfo: (call: grpc.ServerDuplexStream<Buffer, ReflectionResponse>) =>
-        serve(call, index, decode, `${method.path}`),
+        serve(call, index, method.requestDeserialize, method.path),
     });
   }
 }
@@ -49,17 +51,17 @@ function serve(
   decode: (bytes: Buffer) => ReflectionRequest,
   path: string,
 ) {
+  let refused = false;
   call.on('data', (bytes: Buffer) => {
+    if (refused) return;
     let request: ReflectionRequest;
     try {
       request = decode(bytes);
     } catch (error) {
-      // grpc-js ends a stream with the status of an 'error' event.
-      const message = error instanceof Error ? error.message : String(error);
-      call.emit(
-        'error',
-        toServiceError(invalidArgument(`the ${path} request is not a valid message: ${quote(message)}`)),
-      );
+      // grpc-js ends a stream with the status of an 'error' event; what follows it is not read.
+      refused = true;
+      const message = quote(error instanceof Error ? error.message : String(error));
+      call.emit('error', toServiceError(refusal(path, new WireError(message))));
       return;
     }
     // A client that sends faster than it reads must not make us buffer without bound.
