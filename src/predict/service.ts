@@ -8,7 +8,7 @@ import type { Model, ReadyVersion } from '../model/registry.js';
 import type { RunQueue } from '../model/run_queue.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
-import { stackRows } from '../tensor/rows.js';
+import { StackedRows } from '../tensor/rows.js';
 import { AutoBypass, type AutoBypassSettings } from './auto_bypass.js';
 import { resolveVersion } from './model_catalog.js';
 import { feedsOf, feedsOfRows, type Inputs, runModel, signatureInputs } from './model_run.js';
@@ -414,7 +414,7 @@ function stacked(mv: ReadyVersion, values: readonly Prediction[]): NamedTensor[]
     if (values.length === 1)
       return { name: spec.name, dtype: first.dtype, dims: [1, ...first.dims], data: first.data };
     const rowData = values.map((p) => (p.tensors[j] as HostTensor).data);
-    return { name: spec.name, ...stackRows(first.dtype, first.dims, rowData) };
+    return new StackedRows(spec.name, first.dtype, first.dims, rowData);
   });
 }
 

@@ -1,6 +1,7 @@
 import type { NamedTensor } from '../../model/pool.js';
 import { DType } from '../../tensor/dtypes.js';
 import { elementCount } from '../../tensor/host_tensor.js';
+import { StackedRows } from '../../tensor/rows.js';
 import { stringOffsets } from '../../tensor/strings.js';
 import { ProtoWriter } from './proto_writer.js';
 
@@ -25,7 +26,7 @@ export interface PredictAnswer {
  */
 export function encodePredictResponse(answer: PredictAnswer): Buffer {
   let hint = 64 + answer.model.length + answer.version.length + 2 * answer.rowSources.length;
-  for (const o of answer.outputs) hint += 32 + o.name.length + o.data.length + 10 * o.dims.length;
+  for (const o of answer.outputs) hint += 32 + o.name.length + byteLength(o) + 10 * o.dims.length;
   const w = new ProtoWriter(hint);
   w.string(1, answer.model).string(2, answer.version);
   for (const o of answer.outputs) {
@@ -37,11 +38,17 @@ export function encodePredictResponse(answer: PredictAnswer): Buffer {
   return w.packed(4, answer.rowSources).bool(5, answer.rowCached).packed(6, answer.rowStatuses).finish();
 }
 
+/** A tensor's bytes, without joining the rows of a stacked one. */
+function byteLength(t: NamedTensor): number {
+  return t instanceof StackedRows ? t.byteLength : t.data.length;
+}
+
 // infercache.v1.Tensor: dtype = 1, shape = 2, raw = 3, string_data = 9.
 function writeTensor(w: ProtoWriter, t: NamedTensor): void {
   w.uint(1, t.dtype).packed(2, t.dims);
   if (t.dtype !== DType.STRING) {
-    w.bytes(3, t.data);
+    if (t instanceof StackedRows) w.bytesOf(3, t.rows, t.byteLength);
+    else w.bytes(3, t.data);
     return;
   }
   const data = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);

@@ -73,6 +73,19 @@ export class ProtoWriter {
     return this;
   }
 
+  /** A `bytes` field whose value is `parts` one after the other (`length` bytes in all), copied in place. */
+  bytesOf(field: number, parts: readonly Uint8Array[], length: number): this {
+    if (length === 0) return this;
+    this.#tag(field, WIRE_LEN);
+    this.#varint(length);
+    this.#reserve(length);
+    for (const part of parts) {
+      this.#buf.set(part, this.#at);
+      this.#at += part.length;
+    }
+    return this;
+  }
+
   /** A packed `repeated float`: its bytes are the floats little-endian, so one copy. */
   floats(field: number, values: Float32Array): this {
     return this.#fixed(field, values);

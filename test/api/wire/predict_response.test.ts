@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPackageDefinition } from '../../../src/api/proto.js';
 import { encodePredictResponse } from '../../../src/api/wire/predict_response.js';
 import { DType } from '../../../src/tensor/dtypes.js';
+import { StackedRows } from '../../../src/tensor/rows.js';
 import { encodeStrings } from '../../../src/tensor/strings.js';
 
 // protobufjs (through proto-loader, as clients use it) is the reference decoder.
@@ -41,6 +42,40 @@ describe('PredictResponse encoding', () => {
     expect(res.outputs.probabilities?.shape).toEqual(['2', '3']);
     expect(Buffer.from(res.outputs.probabilities?.raw ?? [])).toEqual(probabilities);
     expect(Buffer.from(res.outputs.label?.raw ?? [])).toEqual(label);
+  });
+
+  it('writes the rows of a stacked tensor in place, as the same bytes as the joined tensor, without joining them', () => {
+    // Rows as L1 hands them out: views into larger buffers, of 1,000 bytes (a two-byte length prefix).
+    const backing = Buffer.alloc(4000);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 31) & 0xff;
+    const rows = [backing.subarray(1000, 2000), backing.subarray(0, 1000), backing.subarray(3000, 4000)];
+    const stacked = new StackedRows('y', DType.FLOAT32, [250], rows);
+    const answer = (outputs: Parameters<typeof encodePredictResponse>[0]['outputs']) =>
+      encodePredictResponse({
+        model: 'm',
+        version: '1',
+        outputs,
+        rowSources: [1, 1, 1],
+        rowCached: true,
+        rowStatuses: [],
+      });
+    // The encoder never reads `data`: that would join the rows into a buffer of their own first.
+    const unjoinable = new Proxy(stacked, {
+      get: (target, key) => {
+        if (key === 'data') throw new Error('the rows were joined');
+        return Reflect.get(target, key);
+      },
+    });
+    const viaRows = answer([unjoinable]);
+    const joined = Buffer.concat(rows);
+    expect(viaRows).toEqual(answer([{ name: 'y', dtype: DType.FLOAT32, dims: [3, 250], data: joined }]));
+    const res = decode(viaRows) as { outputs: Record<string, { raw: Buffer; shape: string[] }> };
+    expect(res.outputs.y?.shape).toEqual(['3', '250']);
+    expect(Buffer.from(res.outputs.y?.raw ?? [])).toEqual(joined);
+    // Whoever reads `data` (typed outputs, a copy made by spreading) gets the rows joined.
+    expect(stacked.data).toEqual(joined);
+    expect({ ...stacked }.data).toEqual(joined);
+    expect(stacked.dims).toEqual([3, 250]);
   });
 
   it('writes strings as string_data, empty ones too, and a tensor past 127 bytes with a longer length prefix', () => {
