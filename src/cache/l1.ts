@@ -9,6 +9,7 @@ import {
   lruStore,
   type StoreOptions,
 } from './bounded_store.js';
+import { ChangeMarks } from './change_marks.js';
 import type { CacheKind } from './kind.js';
 import type { L1Store } from './l1_store.js';
 import { TinyLfuStore } from './tiny_lfu.js';
@@ -45,8 +46,8 @@ export interface L1Options {
 export class L1Cache {
   readonly #stores = new Map<FrameKind, KindStore>();
   readonly #trace: L1Trace | undefined;
-  /** Per kind, how many times its entries were changed from outside a read (changes()). */
-  readonly #changes = new Map<FrameKind, number>();
+  /** Entries changed from outside a read, for the reads and computations in flight. */
+  readonly marks = new ChangeMarks();
   /** Kinds given a share of 0: L1 is off for them, and store() gives OFF. */
   readonly #off = new Set<FrameKind>();
 
@@ -81,30 +82,15 @@ export class L1Cache {
     }
   }
 
-  /**
-   * A count that moves whenever entries of kind `id` are invalidated or
-   * written by a writer (delete, deletePrefix, clear, noteChange): a read
-   * from L2 that was in flight meanwhile may hold what was just replaced,
-   * so it is served but not copied into L1 (TieredCache.getManyOfKinds).
-   */
-  changes(id: FrameKind): number {
-    return this.#changes.get(id) ?? 0;
-  }
-
-  /** Moves changes(id): a writer is replacing entries of kind `id`. */
-  noteChange(id: FrameKind): void {
-    this.#changes.set(id, this.changes(id) + 1);
-  }
-
   /** Drops `key` from the part of kind `id`. */
   delete(id: FrameKind, key: string): void {
-    this.noteChange(id);
+    this.marks.changed(key);
     this.#stores.get(id)?.delete(key);
   }
 
   /** Drops every entry of kind `id` whose key starts with `prefix`; returns how many. */
   deletePrefix(id: FrameKind, prefix: string): number {
-    this.noteChange(id);
+    this.marks.changedKind(id);
     const store = this.#stores.get(id);
     return store === undefined ? 0 : deleteByPrefix(store, prefix);
   }
@@ -118,7 +104,7 @@ export class L1Cache {
 
   /** Drops every entry of kind `id`. */
   clear(id: FrameKind): void {
-    this.noteChange(id);
+    this.marks.changedKind(id);
     this.#stores.get(id)?.clear();
   }
 

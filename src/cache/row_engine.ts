@@ -80,10 +80,14 @@ export class RowEngine {
     const free = rows.filter((r) => !this.#flight.has(job.keys[r] as string));
     if (free.length === 0) return Promise.resolve({ rows: 0, failed: false });
     const values = new Array<V | undefined>(job.keys.length);
-    return this.#compute(job, free, values, new Set(), this.#cache.l1Changes(job.kind)).then(
-      () => ({ rows: free.length, failed: false }),
-      () => ({ rows: free.length, failed: true }),
-    );
+    const marks = this.#cache.l1Marks;
+    const mark = marks.open();
+    return this.#compute(job, free, values, new Set(), mark)
+      .then(
+        () => ({ rows: free.length, failed: false }),
+        () => ({ rows: free.length, failed: true }),
+      )
+      .finally(() => marks.close(mark));
   }
 
   async run<V extends object>(job: RowJob<V>): Promise<RowResult<V>> {
@@ -99,22 +103,25 @@ export class RowEngine {
     const signal = jobs[0]?.signal;
     // Before the lookups: a row written to L1 after this is newer than what
     // the lookups found missing, and what is computed for it must not replace it.
-    const changes = jobs.map((j) => this.#cache.l1Changes(j.kind));
-    const hits = await this.#cache.getManyOfKinds(
-      jobs.map((j) => ({ kind: j.kind, keys: j.keys, ...(j.accept ? { accept: j.accept } : {}) })),
-      signal,
-    );
-    return Promise.all(
-      jobs.map((job, n) =>
-        this.#finish(job, hits[n] as (Hit<object> | Unreachable | undefined)[], changes[n] as number),
-      ),
-    );
+    const marks = this.#cache.l1Marks;
+    const mark = marks.open();
+    try {
+      const hits = await this.#cache.getManyOfKinds(
+        jobs.map((j) => ({ kind: j.kind, keys: j.keys, ...(j.accept ? { accept: j.accept } : {}) })),
+        signal,
+      );
+      return await Promise.all(
+        jobs.map((job, n) => this.#finish(job, hits[n] as (Hit<object> | Unreachable | undefined)[], mark)),
+      );
+    } finally {
+      marks.close(mark);
+    }
   }
 
   async #finish<V extends object>(
     job: RowJob<V>,
     hits: readonly (Hit<V> | Unreachable | undefined)[],
-    changes: number,
+    mark: number,
   ): Promise<RowResult<V>> {
     const { keys, signal } = job;
     const values = new Array<V | undefined>(keys.length);
@@ -157,7 +164,7 @@ export class RowEngine {
         );
     }
     try {
-      if (toCompute.length > 0) await this.#compute(job, toCompute, values, unreachable, changes);
+      if (toCompute.length > 0) await this.#compute(job, toCompute, values, unreachable, mark);
     } finally {
       await Promise.allSettled(waits);
     }
@@ -168,7 +175,7 @@ export class RowEngine {
         retry.sort((a, b) => a - b),
         values,
         unreachable,
-        changes,
+        mark,
       );
     for (let r = 0; r < keys.length; r++) {
       if (values[r] === undefined) values[r] = values[firstRow.get(keys[r] as string) as number];
@@ -178,17 +185,17 @@ export class RowEngine {
 
   /**
    * Claims the rows' keys, computes them in one batch, settles the claims,
-   * stores the values: in L1 only if no writer or invalidation changed the
-   * kind's L1 since `changes` was read (what they wrote may be newer than
-   * what was computed: an entity written while it was being found missing,
-   * a row the origin answered with an older event time), and in L2.
+   * stores the values: in L1 only those whose key no writer or invalidation
+   * changed since `mark` was opened (what they wrote may be newer than what
+   * was computed: an entity written while it was being found missing, a row
+   * the origin answered with an older event time), and all in L2.
    */
   async #compute<V extends object>(
     job: RowJob<V>,
     rows: number[],
     values: (V | undefined)[],
     unreachable: ReadonlySet<number>,
-    changes: number,
+    mark: number,
   ): Promise<void> {
     const keys = rows.map((r) => job.keys[r] as string);
     const claim = this.#flight.claim(keys);
@@ -214,8 +221,23 @@ export class RowEngine {
       storeKeys = keep.map((j) => keys[j] as string);
       storeValues = keep.map((j) => computed[j] as V);
     }
-    const l1 = this.#cache.l1Changes(job.kind) === changes;
-    this.#cache.setMany(job.kind, storeKeys, storeValues, { l1, l2: job.writeL2 === undefined });
+    const marks = this.#cache.l1Marks;
+    const kind = job.kind.id;
+    let changed = 0;
+    for (const key of storeKeys) if (!marks.unchanged(kind, key, mark)) changed++;
+    const l2 = job.writeL2 === undefined;
+    if (changed === 0) this.#cache.setMany(job.kind, storeKeys, storeValues, { l2 });
+    else {
+      // Rare (a write of the same key raced this computation): split the batch.
+      const keep = storeKeys.map((key) => marks.unchanged(kind, key, mark));
+      for (const toL1 of [true, false]) {
+        const js = keep.flatMap((k, j) => (k === toL1 ? [j] : []));
+        const ks = js.map((j) => storeKeys[j] as string);
+        const vs = js.map((j) => storeValues[j] as V);
+        this.#cache.setMany(job.kind, ks, vs, { l1: toL1, l2 });
+      }
+      this.#cache.keptBack(job.kind as CacheKind<object>, changed);
+    }
     if (job.writeL2 !== undefined && storeKeys.length > 0) job.writeL2(storeKeys, storeValues);
   }
 }

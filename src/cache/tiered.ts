@@ -1,5 +1,6 @@
 import type { CacheMetrics } from '../ops/metrics.js';
 import type { KeyWrite, RedisDoor } from '../redis/door.js';
+import type { ChangeMarks } from './change_marks.js';
 import { CostAverage } from './early_refresh.js';
 import type { CacheKind } from './kind.js';
 import type { L1Cache } from './l1.js';
@@ -123,19 +124,19 @@ export class TieredCache {
       get: (key) => store.get(key),
       getAll: (keys, accept) => store.getAll(keys, accept),
       set: (key, value, ttlMs) => {
-        l1.noteChange(kind.id);
+        l1.marks.changed(key);
         store.set(key, value, ttlMs);
       },
       delete: (key) => {
-        l1.noteChange(kind.id);
+        l1.marks.changed(key);
         store.delete(key);
       },
       deletePrefix: (prefix) => {
-        l1.noteChange(kind.id);
+        l1.marks.changedKind(kind.id);
         return store.deletePrefix(prefix);
       },
       clear: () => {
-        l1.noteChange(kind.id);
+        l1.marks.changedKind(kind.id);
         store.clear();
       },
       get size() {
@@ -244,7 +245,35 @@ export class TieredCache {
     }
     if (missingKeys.length === 0 || this.#door.mode === 'none') return outs;
 
-    const changes = batches.map((b) => this.#l1.changes(b.kind.id));
+    const marks = this.#l1.marks;
+    const mark = marks.open();
+    try {
+      return await this.#readL2(
+        batches,
+        outs,
+        { missingKeys, missingBatch, missingRow, repeats },
+        mark,
+        signal,
+      );
+    } finally {
+      marks.close(mark);
+    }
+  }
+
+  /** getManyOfKinds' L2 part: one round trip for every key L1 did not answer, copied into L1 unless changed since `mark`. */
+  async #readL2(
+    batches: readonly Batch[],
+    outs: (Hit<object> | Unreachable | undefined)[][],
+    missing: {
+      readonly missingKeys: readonly string[];
+      readonly missingBatch: readonly number[];
+      readonly missingRow: readonly number[];
+      readonly repeats: readonly { batch: number; i: number; of: number }[];
+    },
+    mark: number,
+    signal: AbortSignal | undefined,
+  ): Promise<(Hit<object> | Unreachable | undefined)[][]> {
+    const { missingKeys, missingBatch, missingRow, repeats } = missing;
     const started = performance.now();
     const raw = await this.#reads.read(missingKeys, signal);
     const tookMs = performance.now() - started;
@@ -252,9 +281,7 @@ export class TieredCache {
     else this.#roundTrip.add(tookMs);
     const now = Date.now();
     const stores = batches.map((b) => this.#storeOf(b.kind));
-    // A kind whose L1 entries were written or invalidated while the read was
-    // in flight gets no copies: what it read may be what was just replaced.
-    const copy = batches.map((b, n) => this.#l1.changes(b.kind.id) === changes[n]);
+    const marks = this.#l1.marks;
     const hits = new Array<number>(batches.length).fill(0);
     const misses = new Array<number>(batches.length).fill(0);
     for (let j = 0; j < missingKeys.length; j++) {
@@ -279,7 +306,11 @@ export class TieredCache {
       // the pair never serves a value past its L2 lifetime.
       const ttl = b.kind.copyTtl;
       const l1Ms = Math.min(ttl.l1Ms, ttl.l2FloorMs - (now - b.kind.writtenAt(value)));
-      if (l1Ms > 0 && copy[n] === true) (stores[n] as L1Store<object>).set(key, value, l1Ms);
+      if (l1Ms <= 0) continue;
+      // A key written or invalidated while the read was in flight gets no
+      // copy: what was read may be what was just replaced.
+      if (marks.unchanged(b.kind.id, key, mark)) (stores[n] as L1Store<object>).set(key, value, l1Ms);
+      else this.#metrics.l1KeptBack.labels(b.kind.id, 'l2').inc();
     }
     for (const r of repeats) {
       (outs[r.batch] as unknown[])[r.i] = (outs[missingBatch[r.of] as number] as unknown[])[
@@ -306,13 +337,14 @@ export class TieredCache {
     }
   }
 
-  /**
-   * How many times the kind's L1 entries were written or dropped by a writer
-   * or an invalidation (L1Cache.changes): a value computed from a lookup made
-   * before this moved may be older than what L1 holds now.
-   */
-  l1Changes(kind: CacheKind<object>): number {
-    return this.#l1.changes(kind.id);
+  /** Which L1 entries changed while a read or computation was in flight (cache/change_marks.ts). */
+  get l1Marks(): ChangeMarks {
+    return this.#l1.marks;
+  }
+
+  /** A value not kept in L1 because its key changed while it was computed (row_engine.ts). */
+  keptBack(kind: CacheKind<object>, n: number): void {
+    if (n > 0) this.#metrics.l1KeptBack.labels(kind.id, 'computed').inc(n);
   }
 
   /**

@@ -84,6 +84,12 @@ function cacheMetrics(registry: Registry, l1Sources: Map<string, L1Source>) {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    l1KeptBack: new Counter({
+      name: 'infercache_l1_kept_back_total',
+      help: 'Values served but not kept in L1 because their key was written or invalidated while they were read from L2 (source l2) or computed (computed): they may be older than the change',
+      labelNames: ['kind', 'source'] as const,
+      registers: [registry],
+    }),
     earlyRefreshes: new Counter({
       name: 'infercache_early_refreshes_total',
       help: 'Rows recomputed in the background before they expire (XFetch), by kind and result (ok, failed)',

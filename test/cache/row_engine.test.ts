@@ -96,6 +96,31 @@ describe('row engine', () => {
     expect(await redis.exists(missing)).toBe(1);
   });
 
+  it('keeps out of L1 only the computed rows whose key a writer changed during the computation', async () => {
+    const { engine, cache } = await redisEngine();
+    const [raced, other, elsewhere] = [freshKey('raced'), freshKey('calm'), freshKey('elsewhere')];
+    const computing = deferred();
+    const release = deferred();
+    const run = engine.run(
+      job([raced, other], async (rows) => {
+        computing.resolve();
+        await release.promise;
+        return rows.map((r) => blob(8, 50 + r));
+      }),
+    );
+    await computing.promise;
+    // A writer (PutFeatures) stores a newer row of one key; another key, not in this batch, changes too.
+    cache.l1(kind).set(raced, blob(8, 9), 60_000);
+    cache.l1Cache.delete(kind.id, elsewhere);
+    release.resolve();
+    expect((await run).values.map(first)).toEqual([50, 51]);
+    expect(first(cache.l1(kind).get(raced))).toBe(9);
+    expect(first(cache.l1(kind).get(other))).toBe(51);
+    await cache.flush();
+    expect(await redis.exists(raced, other)).toBe(2);
+    expect(cache.l1Marks.keys).toBe(0);
+  });
+
   it('computes a key that appears several times in a batch once', async () => {
     const { engine } = engineOver(new NullDoor());
     const { calls, compute } = recorder();

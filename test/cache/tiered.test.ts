@@ -277,6 +277,35 @@ describe('tiered cache against a real Redis', () => {
     // With nothing changed meanwhile, an L2 hit is copied into L1 as usual.
     expect((await reader.cache.getMany(kind, [dropped])).map((h) => h?.tier)).toEqual(['l2']);
     expect(reader.cache.l1(kind).get(dropped)?.data[0]).toBe(2);
+    expect(await reader.metric('infercache_l1_kept_back_total', { kind: kind.id, source: 'l2' })).toBe(2);
+  });
+
+  it('still copies the keys nobody changed while a read was in flight, when writes of other keys of its kind land meanwhile', async () => {
+    const reader = await tiers();
+    const [a, b, other] = [freshKey('busy-a'), freshKey('busy-b'), freshKey('busy-other')];
+    await inL2(a, blob(8, 1));
+    await inL2(b, blob(8, 2));
+
+    // A stream of writes (feature ingestion, the echo of one's own writes) changes other keys meanwhile.
+    const read = reader.cache.getMany(kind, [a, b]);
+    reader.cache.l1(kind).set(other, blob(8, 7), 60_000);
+    reader.cache.l1Cache.delete(kind.id, `${other}-gone`);
+    expect((await read).map(byte0)).toEqual([1, 2]);
+    expect(reader.cache.l1(kind).get(a)?.data[0]).toBe(1);
+    expect(reader.cache.l1(kind).get(b)?.data[0]).toBe(2);
+    expect((await reader.metric('infercache_l1_kept_back_total', { kind: kind.id, source: 'l2' })) ?? 0).toBe(
+      0,
+    );
+
+    // A scope invalidated meanwhile (a prefix, no single key) holds back every copy of its kind.
+    const [c] = [freshKey('busy-c')];
+    await inL2(c, blob(8, 3));
+    const later = reader.cache.getMany(kind, [c]);
+    reader.cache.l1Cache.deletePrefix(kind.id, `${prefix}:nothing-here:`);
+    expect((await later).map(byte0)).toEqual([3]);
+    expect(reader.cache.l1(kind).get(c)).toBeUndefined();
+    // Nothing of it is remembered once no read is in flight.
+    expect(reader.cache.l1Marks.keys).toBe(0);
   });
 
   it('sends a large store to L2 in slices of 128 values, one turn of the event loop each', async () => {
