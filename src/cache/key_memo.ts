@@ -8,9 +8,9 @@ export type ScopedKey = (hash: string) => string;
  * bytes, or an entity id that does: features/entity_keys.ts) to its key.
  */
 export interface ContextMemo {
-  get(input: string | number): string | undefined;
+  get(input: string | number | bigint): string | undefined;
   /** Remembers `key` for `input`, and returns it. */
-  set(input: string | number, key: string): string;
+  set(input: string | number | bigint, key: string): string;
 }
 
 // About 10 MB at most: each entry holds its input (a 32-digit hash, or up to
@@ -41,8 +41,8 @@ const KEY_MEMO_ENTRIES = 65_536;
  * remembered one is never wrong, only possibly forgotten.
  */
 export class KeyMemo {
-  #current = new Map<string, Map<string | number, string>>();
-  #previous = new Map<string, Map<string | number, string>>();
+  #current = new Map<string, Map<string | number | bigint, string>>();
+  #previous = new Map<string, Map<string | number | bigint, string>>();
   #entries = 0;
   // Bumped when the generations turn: a ContextMemo then finds its maps again.
   #turns = 0;
@@ -69,8 +69,8 @@ export class KeyMemo {
   /** The memo of one context: made once per request, used once per row. */
   context(context: string): ContextMemo {
     let turn = -1;
-    let current = new Map<string | number, string>();
-    let previous: Map<string | number, string> | undefined;
+    let current = new Map<string | number | bigint, string>();
+    let previous: Map<string | number | bigint, string> | undefined;
     const find = () => {
       turn = this.#turns;
       current = this.#mapOf(context);
@@ -98,7 +98,7 @@ export class KeyMemo {
     return memo;
   }
 
-  #mapOf(context: string): Map<string | number, string> {
+  #mapOf(context: string): Map<string | number | bigint, string> {
     let m = this.#current.get(context);
     if (m === undefined) {
       m = new Map();

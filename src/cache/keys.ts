@@ -4,8 +4,20 @@ import type { FrameKind } from './value_frame.js';
 
 export type KeyHashName = 'xxh3-128' | 'hmac-sha256-128';
 
-/** Hashes canonical bytes to the 128-bit hex digest a key ends with. */
-export type KeyHasher = (canonical: Uint8Array) => string;
+/**
+ * Hashes canonical bytes to the 128-bit hex digest a key ends with. `raw`,
+ * where the hash has one, gives the same digest as a bigint, before it is
+ * made a string (hex128 makes it one): a row whose key is remembered by its
+ * hash (predict/row_keys.ts) then costs no string to find it again.
+ */
+export type KeyHasher = ((canonical: Uint8Array) => string) & {
+  readonly raw?: (canonical: Uint8Array) => bigint;
+};
+
+/** A 128-bit digest as the 32 hex digits a key ends with. */
+export function hex128(digest: bigint): string {
+  return digest.toString(16).padStart(32, '0');
+}
 
 /**
  * XXH3-128 is the fast default; it is not collision-resistant against a caller
@@ -23,7 +35,8 @@ export function createKeyHasher(name: KeyHashName, secret: string): KeyHasher {
   // The secret form is also the fast one: @node-rs/xxhash's plain xxh128
   // measured ~2x slower per 1 KiB row (bench/scenarios/key_hash.ts).
   const stretched = new Uint8Array(hkdfSync('sha256', secret, 'infercache', 'xxh3-secret', 192));
-  return (canonical) => xxh3.xxh128WithSecret(canonical, stretched).toString(16).padStart(32, '0');
+  const raw = (canonical: Uint8Array) => xxh3.xxh128WithSecret(canonical, stretched);
+  return Object.assign((canonical: Uint8Array) => hex128(raw(canonical)), { raw });
 }
 
 /**

@@ -121,6 +121,28 @@ describe('row keys', () => {
       expect(calls()).toBe(4 * short.length);
     });
 
+    it("finds a long row's key by its raw digest, where the hasher has one, with no hex string made: the same keys", async () => {
+      const plain = ctx.hasher;
+      let rawCalls = 0;
+      const rawOnly: KeyHasher = Object.assign(
+        (): string => {
+          throw new Error('the hex form was asked for');
+        },
+        {
+          raw: (bytes: Uint8Array) => {
+            rawCalls++;
+            return plain.raw?.(bytes) as bigint;
+          },
+        },
+      );
+      const withMemo: KeyContext = { ...ctx, hasher: rawOnly, memo: new KeyMemo(1024) };
+      const x = floatInput('x', long);
+      const expected = await rowKeys(ctx, x, long.length);
+      expect(await rowKeys(withMemo, x, long.length)).toEqual(expected);
+      expect(await rowKeys(withMemo, x, long.length)).toEqual(expected);
+      expect(rawCalls).toBe(2 * long.length);
+    });
+
     it('hashes a long row every time (its key, not its hash, is what it remembers)', async () => {
       const { hasher, calls } = counted();
       const withMemo: KeyContext = { ...ctx, hasher, memo: new KeyMemo(1024) };
