@@ -3,6 +3,7 @@ import { cacheKey, hex128, type KeyHasher } from '../cache/keys.js';
 import { DType } from '../tensor/dtypes.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
 import { rowViews } from '../tensor/rows.js';
+import { freshLayout, header, type RowLayout, type RowLayouts } from './row_layout.js';
 
 export interface KeyContext {
   /** `{prefix}:p:{model}:{version}:` (cache/keys.ts keyScope). */
@@ -12,33 +13,8 @@ export interface KeyContext {
   readonly hasher: KeyHasher;
   /** The model file's digest: a file replaced under the same version gets new keys. */
   readonly digest: Buffer;
-}
-
-/**
- * What every hashed row starts with: the model digest, then for each input
- * its name (length-prefixed UTF-8), dtype, rank and dims (u32 LE). With the
- * shapes fixed here, the row bytes that follow are unambiguous (strings carry
- * their own lengths). Written by hand, not as JSON: it runs on every call.
- */
-function header(
-  ctx: KeyContext,
-  inputs: readonly (readonly [string, HostTensor])[],
-  dropAxis0: boolean,
-): Buffer {
-  const skip = dropAxis0 ? 1 : 0;
-  let size = ctx.digest.length;
-  for (const [name, t] of inputs) size += 2 + Buffer.byteLength(name) + 2 + 4 * (t.dims.length - skip);
-  const out = Buffer.allocUnsafe(size);
-  let at = ctx.digest.copy(out, 0);
-  for (const [name, t] of inputs) {
-    const nameLength = out.write(name, at + 2);
-    out.writeUInt16LE(nameLength, at);
-    at += 2 + nameLength;
-    out[at++] = t.dtype;
-    out[at++] = t.dims.length - skip;
-    for (let d = skip; d < t.dims.length; d++) at = out.writeUInt32LE(t.dims[d] as number, at);
-  }
-  return out;
+  /** The version's last row layout, kept (row_layout.ts); built per request when absent. */
+  readonly layouts?: RowLayouts;
 }
 
 // Rows hashed between two yields to the event loop: hashing a large batch
@@ -64,30 +40,36 @@ const latin1 = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number,
  * length, so inputs with strings are copied through their row views.
  */
 class RowBytes {
+  readonly layout: RowLayout;
   readonly #inputs: readonly (readonly [string, HostTensor])[];
   readonly #views: (Buffer[] | undefined)[];
   readonly #rowBytes: number[];
-  readonly #headerLength: number;
-  #scratch: Buffer;
+  /** Made at the first row(): a short row whose key the memo holds is never copied. */
+  #scratch: Buffer | undefined;
   /** Bytes of a row past the header, when every row has this many (no string inputs). */
   readonly fixedRowBytes: number | undefined;
 
   constructor(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[], rows: number) {
     this.#inputs = inputs;
-    this.#views = inputs.map(([, t]) => (t.dtype === DType.STRING ? rowViews(t) : undefined));
+    this.layout = ctx.layouts?.of(ctx.digest, inputs) ?? freshLayout(ctx.digest, inputs);
+    let strings = false;
+    for (const [, t] of inputs) if (t.dtype === DType.STRING) strings = true;
+    this.#views = strings ? inputs.map(([, t]) => (t.dtype === DType.STRING ? rowViews(t) : undefined)) : [];
     // A string input's share is its mean row length: the scratch grows for longer rows.
     this.#rowBytes = inputs.map(([, t]) => (rows === 0 ? 0 : Math.ceil(t.data.length / rows)));
-    const head = header(ctx, inputs, true);
-    this.#headerLength = head.length;
-    const rowBytes = this.#rowBytes.reduce((a, b) => a + b, 0);
-    this.#scratch = Buffer.allocUnsafe(head.length + rowBytes);
-    head.copy(this.#scratch, 0);
-    this.fixedRowBytes = this.#views.every((v) => v === undefined) ? rowBytes : undefined;
+    let rowBytes = 0;
+    for (const n of this.#rowBytes) rowBytes += n;
+    this.fixedRowBytes = strings ? undefined : rowBytes;
   }
 
-  /** The header, the bytes every row's start with, as a string. */
-  header(): string {
-    return latin1.call(this.#scratch, 0, this.#headerLength);
+  #scratchWithHeader(): Buffer {
+    const head = this.layout.header;
+    let rowBytes = 0;
+    for (const n of this.#rowBytes) rowBytes += n;
+    const scratch = Buffer.allocUnsafe(head.length + rowBytes);
+    head.copy(scratch, 0);
+    this.#scratch = scratch;
+    return scratch;
   }
 
   /**
@@ -106,29 +88,31 @@ class RowBytes {
 
   /** The hashed bytes of row `r`, valid until the next call. */
   row(r: number): Uint8Array {
-    let at = this.#headerLength;
+    let scratch = this.#scratch ?? this.#scratchWithHeader();
+    let at = this.layout.header.length;
     for (let i = 0; i < this.#inputs.length; i++) {
       const views = this.#views[i];
       if (views === undefined) {
         const n = this.#rowBytes[i] as number;
         const data = (this.#inputs[i] as readonly [string, HostTensor])[1].data;
-        this.#scratch.set(data.subarray(r * n, (r + 1) * n), at);
+        scratch.set(data.subarray(r * n, (r + 1) * n), at);
         at += n;
       } else {
         const view = views[r] as Buffer;
-        if (at + view.length > this.#scratch.length) this.#grow(at + view.length, at);
-        this.#scratch.set(view, at);
+        if (at + view.length > scratch.length) scratch = this.#grow(scratch, at + view.length, at);
+        scratch.set(view, at);
         at += view.length;
       }
     }
-    return at === this.#scratch.length ? this.#scratch : this.#scratch.subarray(0, at);
+    return at === scratch.length ? scratch : scratch.subarray(0, at);
   }
 
   /** A larger scratch keeping its first `used` bytes (the header and this row's inputs so far). */
-  #grow(size: number, used: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(size, this.#scratch.length * 2));
-    this.#scratch.copy(bigger, 0, 0, used);
+  #grow(scratch: Buffer, size: number, used: number): Buffer {
+    const bigger = Buffer.allocUnsafe(Math.max(size, scratch.length * 2));
+    scratch.copy(bigger, 0, 0, used);
     this.#scratch = bigger;
+    return bigger;
   }
 }
 
@@ -175,8 +159,7 @@ function keyOfRow(ctx: KeyContext, bytes: RowBytes): (r: number) => string {
   if (memo === undefined) return (r) => cacheKey(scope, hasher(bytes.row(r)));
   const size = bytes.fixedRowBytes;
   if (size !== undefined && size <= MAX_REMEMBERED_ROW_BYTES) {
-    // No scope holds a newline (names and the key prefix are checked), so this context is one pair's.
-    const rows = memo.context(`${scope}\n${bytes.header()}`);
+    const rows = bytes.layout.context(memo, scope);
     return (r) => {
       const rest = bytes.rest(r);
       return rows.get(rest) ?? rows.set(rest, cacheKey(scope, hasher(bytes.row(r))));
@@ -199,6 +182,6 @@ function keyOfRow(ctx: KeyContext, bytes: RowBytes): (r: number) => string {
 
 /** One key for a request cached as a whole. */
 export function wholeKey(ctx: KeyContext, inputs: readonly (readonly [string, HostTensor])[]): string {
-  const bytes = Buffer.concat([header(ctx, inputs, false), ...inputs.map(([, t]) => t.data)]);
+  const bytes = Buffer.concat([header(ctx.digest, inputs, false), ...inputs.map(([, t]) => t.data)]);
   return cacheKey(ctx.scope, ctx.hasher(bytes));
 }

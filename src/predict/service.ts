@@ -21,6 +21,7 @@ import {
   rowKeysNow,
   wholeKey,
 } from './row_keys.js';
+import { RowLayouts } from './row_layout.js';
 import { type RowSource, SourceCounter } from './source_counter.js';
 import { splitRows } from './split_rows.js';
 
@@ -87,6 +88,8 @@ interface VersionKinds {
   readonly scopes: readonly [string, string];
   /** The key scope last built, and the generations it was built for. */
   scope: { readonly model: number; readonly version: number; readonly text: string } | undefined;
+  /** The row layout it was last called with (row_layout.ts). */
+  readonly layouts: RowLayouts;
   /** What one of its runs costs (ms), for early refresh and auto-bypass. */
   readonly runCost: CostAverage;
   /** Whether caching it pays; undefined when auto-bypass is off. */
@@ -306,7 +309,13 @@ export class PredictService {
       scope = { model, version, text };
       kinds.scope = scope;
     }
-    return { scope: scope.text, memo: this.#deps.keyMemo, hasher: this.#deps.hasher, digest: mv.digest };
+    return {
+      scope: scope.text,
+      memo: this.#deps.keyMemo,
+      hasher: this.#deps.hasher,
+      digest: mv.digest,
+      layouts: kinds.layouts,
+    };
   }
 
   /** The cache kind of a version's stored values (per row, or whole requests). */
@@ -324,6 +333,7 @@ export class PredictService {
         whole: predictionKind(mv.signature.outputs, false, this.#deps.ttl),
         scopes: [`p:${mv.name}`, `p:${mv.name}@${mv.version}`],
         scope: undefined,
+        layouts: new RowLayouts(),
         runCost,
         auto: this.#autoBypassOf(mv, runCost),
         bypassedRows: this.#deps.metrics.model.autoBypassedRows.labels(mv.name),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyMemo } from '../../src/cache/key_memo.js';
 import { createKeyHasher, type KeyHasher } from '../../src/cache/keys.js';
 import { type KeyContext, rowKeys, rowKeysNow } from '../../src/predict/row_keys.js';
+import { RowLayouts } from '../../src/predict/row_layout.js';
 import { DType } from '../../src/tensor/dtypes.js';
 import type { HostTensor } from '../../src/tensor/host_tensor.js';
 import { encodeStrings } from '../../src/tensor/strings.js';
@@ -97,6 +98,50 @@ describe('row keys', () => {
         const mixed = inputs(floats.slice(0, 50), strings.slice(0, 50));
         expect(await rowKeys(withMemo, mixed, 50)).toEqual(await rowKeys(ctx, mixed, 50));
       }
+    });
+
+    it("keeps a version's last row layout: the same keys as without, whatever changed from the request before", async () => {
+      const layouts = new RowLayouts();
+      const memo = new KeyMemo(1024);
+      const kept: KeyContext = { ...ctx, memo, layouts };
+      const fresh: KeyContext = { ...ctx, memo: new KeyMemo(1024) };
+      const wide = short.map((row) => [...row, 5]);
+      const int32 = (name: string, rows: number[][]): [string, HostTensor][] => [
+        [
+          name,
+          {
+            dtype: DType.INT32,
+            dims: [rows.length, (rows[0] as number[]).length],
+            data: Buffer.from(new Int32Array(rows.flat()).buffer),
+          },
+        ],
+      ];
+      // Each request changes one thing the key covers: the layout kept must not be reused for it.
+      const requests: [KeyContext, [string, HostTensor][]][] = [
+        [kept, floatInput('x', short)],
+        [kept, floatInput('x', short)],
+        [kept, floatInput('x', wide)],
+        [kept, floatInput('x', short)],
+        [kept, floatInput('y', short)],
+        [kept, floatInput('x', short)],
+        [kept, int32('x', short)],
+        [kept, floatInput('x', short)],
+        [{ ...kept, scope: 'ic:p:m:1:g1.0:' }, floatInput('x', short)],
+        [kept, floatInput('x', short)],
+        [{ ...kept, digest: Buffer.alloc(32, 9) }, floatInput('x', short)],
+        [kept, floatInput('x', long)],
+        [kept, inputs(floats.slice(0, 20), strings.slice(0, 20))],
+        [kept, floatInput('x', short)],
+      ];
+      const seen = new Set<string>();
+      for (const [c, x] of requests) {
+        const rows = (x[0] as [string, HostTensor])[1].dims[0] as number;
+        const keys = await rowKeys(c, x, rows);
+        expect(keys).toEqual(await rowKeys({ ...c, memo: fresh.memo, layouts: undefined }, x, rows));
+        for (const key of keys) seen.add(key);
+      }
+      // 7 distinct requests of 200 rows and one of 20 (repeats of the first add nothing).
+      expect(seen.size).toBe(7 * 200 + 20);
     });
 
     it('hashes a short row it has seen no more, and keeps apart the same bytes under another input name, scope or model file', async () => {
