@@ -2,9 +2,13 @@ import { rememberingHasher } from '../../src/cache/hash_memo.js';
 import { KeyMemo } from '../../src/cache/key_memo.js';
 import { cacheKey, createKeyHasher, type KeyHasher } from '../../src/cache/keys.js';
 import { TinyLfuStore } from '../../src/cache/tiny_lfu.js';
+import { type EntityColumnWire, entityRows } from '../../src/features/entity_keys.js';
+import type { FeatureView } from '../../src/features/view.js';
 import { type KeyContext, ROWS_PER_SLICE_MAX, rowKeysNow } from '../../src/predict/row_keys.js';
+import { RowLayouts } from '../../src/predict/row_layout.js';
 import { DType } from '../../src/tensor/dtypes.js';
 import type { HostTensor } from '../../src/tensor/host_tensor.js';
+import { keyReader } from '../../test/helpers/key_reader.js';
 import type { ScenarioResult } from '../lib/report.js';
 import { mulberry32, randomFloats } from '../lib/rows.js';
 
@@ -58,11 +62,14 @@ export async function keyHash(): Promise<ScenarioResult> {
       'key remembered/key built, entity key to L1 hit': {
         value: ns(`${ENTITY_REMEMBERED}, to L1 hit`) / ns(`${ENTITY_BUILT}, to L1 hit`),
       },
+      'by id (GetFeatures)/key built, entity key to L1 hit': {
+        value: ns(`${ENTITY_BY_ID}, to L1 hit`) / ns(`${ENTITY_BUILT}, to L1 hit`),
+      },
     },
     phases,
     notes: [
       'Includes turning the 128-bit digest into the 32-hex-digit key suffix.',
-      `"to L1 hit": ${LOOKUP_CALLS} lookups of the same ${LOOKUP_ROWS} rows, each row's key made and looked up in an L1 store (W-TinyLFU) that holds it; best of ${ROUNDS} rounds, per row. ${IRIS_BUILT}: the hash remembered by the row's bytes and the key built from it, as the sidecar did before the key memo; ${IRIS_REMEMBERED}: the key remembered by the row's bytes (cache/key_memo.ts), nothing hashed. ${ENTITY_BUILT} / ${ENTITY_REMEMBERED}: an int64 entity key's hash remembered, then its key built, or remembered by that hash (GetFeatures).`,
+      `"to L1 hit": ${LOOKUP_CALLS} lookups of the same ${LOOKUP_ROWS} rows, each row's key made and looked up in an L1 store (W-TinyLFU) that holds it; best of ${ROUNDS} rounds, per row. ${IRIS_BUILT}: the hash remembered by the row's bytes and the key built from it, as the sidecar did before the key memo; ${IRIS_REMEMBERED}: the key remembered by the row's bytes (cache/key_memo.ts), nothing hashed. ${ENTITY_BUILT} / ${ENTITY_REMEMBERED}: an int64 entity key's hash remembered, then its key built, or remembered by that hash; ${ENTITY_BY_ID}: what GetFeatures does, from the request's int64 column checked into entity rows, each row's hash remembered by its id and its key by that hash (FeatureReader.hashes and keys).`,
     ],
   };
 }
@@ -71,6 +78,7 @@ const IRIS_BUILT = 'iris row, hash remembered, key built';
 const IRIS_REMEMBERED = 'iris row, key remembered';
 const ENTITY_BUILT = 'entity key, hash remembered, key built';
 const ENTITY_REMEMBERED = 'entity key, key remembered';
+const ENTITY_BY_ID = 'entity id, by id (GetFeatures)';
 
 /**
  * What it costs to go from a row to its L1 hit: the key made (hashed and
@@ -84,7 +92,8 @@ function keyAndLookup(): Record<string, { nsPerRow: number; rowBytes: number }> 
     ['features', { dtype: DType.FLOAT32, dims: [LOOKUP_ROWS, 4], data: randomFloats(rng, LOOKUP_ROWS * 4) }],
   ];
   const built: KeyContext = { scope, hasher: rememberingHasher(hasher), digest: Buffer.alloc(32, 7) };
-  const remembered: KeyContext = { ...built, hasher, memo: new KeyMemo() };
+  // As the sidecar keys a version's rows: the key memo, and its last row layout kept.
+  const remembered: KeyContext = { ...built, hasher, memo: new KeyMemo(), layouts: new RowLayouts() };
   // Rows in slices, as the synchronous path takes them.
   const slices = Array.from({ length: Math.ceil(LOOKUP_ROWS / ROWS_PER_SLICE_MAX) }, (_, i) => {
     const from = i * ROWS_PER_SLICE_MAX;
@@ -109,11 +118,23 @@ function keyAndLookup(): Record<string, { nsPerRow: number; rowBytes: number }> 
     const key = remember ? memo.scoped(entityScope) : (h: string) => cacheKey(entityScope, h);
     return entities.map((e) => key(entityHasher(e)));
   };
+  // GetFeatures as it is: the request's int64 column checked into entity rows,
+  // each row's hash remembered by its id, its key by that hash (FeatureReader).
+  const view = { name: 'view', joinKeys: [{ name: 'id', type: 'int64' }] } as unknown as FeatureView;
+  const reader = keyReader({ hasher, views: [view] });
+  const column: EntityColumnWire[] = [
+    { name: 'id', string_values: [], int64_values: entities.map((_, i) => 1_000_000 + i * 7919) },
+  ];
+  const byId = () => {
+    const rows = entityRows(view.joinKeys, column, LOOKUP_ROWS);
+    return reader.keys(view, rows, reader.hashes(rows));
+  };
   const cases: Record<string, { keys: () => string[]; rowBytes: number }> = {
     [IRIS_BUILT]: { keys: () => irisKeys(built), rowBytes: 16 },
     [IRIS_REMEMBERED]: { keys: () => irisKeys(remembered), rowBytes: 16 },
     [ENTITY_BUILT]: { keys: () => entityKeys(false), rowBytes: 9 },
     [ENTITY_REMEMBERED]: { keys: () => entityKeys(true), rowBytes: 9 },
+    [ENTITY_BY_ID]: { keys: byId, rowBytes: 9 },
   };
   const out: Record<string, { nsPerRow: number; rowBytes: number }> = {};
   for (const [name, c] of Object.entries(cases)) {

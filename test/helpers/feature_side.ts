@@ -7,7 +7,6 @@ import type { FeatureValuesWire } from '../../src/features/feature_columns.js';
 import { FeatureReader, type FeaturesDeps } from '../../src/features/get_features.js';
 import { FeatureWriter } from '../../src/features/put_features.js';
 import type { FeatureView } from '../../src/features/view.js';
-import { createMetrics } from '../../src/ops/metrics.js';
 import { openDoor, type TestDoor } from './door.js';
 import { sharedRedisUrl } from './shared_redis.js';
 
@@ -95,27 +94,4 @@ export function putColumn(
   };
 }
 
-/**
- * A FeatureReader for making keys and hashes only: no engine, no Redis, no
- * fleet (generations stay 0). Reading rows through it would fail.
- */
-export function keyReader(options: {
-  readonly hasher: KeyHasher;
-  readonly writeHasher?: KeyHasher;
-  readonly views?: readonly FeatureView[];
-  readonly keyPrefix?: string;
-}): FeatureReader {
-  return new FeatureReader({
-    views: () => new Map((options.views ?? []).map((v) => [v.name, v])),
-    engine: undefined as unknown as RowEngine,
-    door: { mode: 'none', evalMany: async () => [] },
-    hasher: options.hasher,
-    ...(options.writeHasher === undefined ? {} : { writeHasher: options.writeHasher }),
-    keyPrefix: options.keyPrefix ?? 'keys',
-    maxEntityRows: 100,
-    l2Jitter: 0,
-    metrics: createMetrics().features,
-    now: Date.now,
-    generation: () => 0,
-  });
-}
+export { keyReader } from './key_reader.js';
