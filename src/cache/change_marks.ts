@@ -44,8 +44,14 @@ export class ChangeMarks {
     if (this.#open.size === 0) this.#byKey.clear();
   }
 
+  /** Whether anything changed since `mark` was opened: when not, no key need be asked about. */
+  changedSince(mark: number): boolean {
+    return this.#number > mark;
+  }
+
   /** Whether neither `key` nor its whole kind changed since `mark` was opened. */
   unchanged(kind: FrameKind, key: string, mark: number): boolean {
+    if (this.#number <= mark) return true;
     return this.#all <= mark && (this.#byKind.get(kind) ?? 0) <= mark && (this.#byKey.get(key) ?? 0) <= mark;
   }
 

@@ -224,7 +224,8 @@ export class RowEngine {
     const marks = this.#cache.l1Marks;
     const kind = job.kind.id;
     let changed = 0;
-    for (const key of storeKeys) if (!marks.unchanged(kind, key, mark)) changed++;
+    if (marks.changedSince(mark))
+      for (const key of storeKeys) if (!marks.unchanged(kind, key, mark)) changed++;
     const l2 = job.writeL2 === undefined;
     if (changed === 0) this.#cache.setMany(job.kind, storeKeys, storeValues, { l2 });
     else {

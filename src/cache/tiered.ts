@@ -282,6 +282,8 @@ export class TieredCache {
     const now = Date.now();
     const stores = batches.map((b) => this.#storeOf(b.kind));
     const marks = this.#l1.marks;
+    // Most reads see no change at all while in flight: then no key is asked about.
+    const changed = marks.changedSince(mark);
     const hits = new Array<number>(batches.length).fill(0);
     const misses = new Array<number>(batches.length).fill(0);
     for (let j = 0; j < missingKeys.length; j++) {
@@ -309,7 +311,8 @@ export class TieredCache {
       if (l1Ms <= 0) continue;
       // A key written or invalidated while the read was in flight gets no
       // copy: what was read may be what was just replaced.
-      if (marks.unchanged(b.kind.id, key, mark)) (stores[n] as L1Store<object>).set(key, value, l1Ms);
+      if (!changed || marks.unchanged(b.kind.id, key, mark))
+        (stores[n] as L1Store<object>).set(key, value, l1Ms);
       else this.#metrics.l1KeptBack.labels(b.kind.id, 'l2').inc();
     }
     for (const r of repeats) {
