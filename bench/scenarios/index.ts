@@ -7,6 +7,7 @@ import { invalidationLag } from './invalidation_lag.js';
 import { keyHash } from './key_hash.js';
 import { l1BatchIrisVsBare, l1BatchVsBare } from './l1_batch_vs_bare.js';
 import { l1Policy } from './l1_policy.js';
+import { l1UnderWrites } from './l1_under_writes.js';
 import { l1VsBare } from './l1_vs_bare.js';
 import { l2Batch } from './l2_batch.js';
 import { l2BatchCluster } from './l2_batch_cluster.js';
@@ -31,6 +32,7 @@ export const SCENARIOS: Record<string, (redis: RedisServer) => Promise<ScenarioR
   l2_batch_cluster: l2BatchCluster,
   request_cost: requestCost,
   get_features: getFeatures,
+  l1_under_writes: l1UnderWrites,
   bulk_load: bulkLoad,
   warm_start: warmStart,
   invalidation_lag: invalidationLag,
