@@ -1,7 +1,7 @@
 import type { FrameKind } from './value_frame.js';
 
-// Keys remembered before those no open mark can ask about are forgotten;
-// past it, and still past it after that, every kind counts as changed.
+// Keys remembered at most. Past it, those older than every open mark are
+// forgotten, and if more than half of it remain, everything counts as changed.
 const PRUNE_AT = 65_536;
 
 /**
