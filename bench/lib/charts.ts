@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { SimResult } from '../../src/cache/simulator.js';
 import { resultsSvg } from '../../src/cli/sim_chart.js';
 import { lineChart, n, PALETTE, svgDocument, text, xmlText } from '../../src/cli/svg_chart.js';
-import type { BenchReport, FailedScenario, ScenarioResult } from './report.js';
+import { type BenchReport, type FailedScenario, type ScenarioResult, valueText } from './report.js';
 
 /** One SVG chart of a run, drawn from its result objects. */
 export interface Chart {
@@ -67,11 +67,6 @@ export function writeCharts(dir: string, charts: readonly Chart[], prune: boolea
   }
 }
 
-/** A ratio's value as the chart and the Markdown table print it (JSON turns NaN into null). */
-function valueText(value: number | null): string {
-  return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(3) : String(value);
-}
-
 /** The number in a target such as ">= 0.85", if it has one. */
 function targetValue(target: string | undefined): number | undefined {
   const m = /-?\d+(?:\.\d+)?(?:e[+-]?\d+)?/i.exec(target ?? '');
@@ -112,8 +107,8 @@ export function ratiosSvg(scenarios: readonly (ScenarioResult | FailedScenario)[
   const top = 44;
   const bottom = top + rows.length * ROW;
   const height = bottom + 32;
-  const x = (v: number) => {
-    const at = v > 0 ? Math.min(hi, Math.max(lo, Math.log10(v))) : lo;
+  const x = (v: number | null) => {
+    const at = v !== null && v > 0 ? Math.min(hi, Math.max(lo, Math.log10(v))) : lo;
     return barLeft + ((at - lo) / (hi - lo)) * BAR_WIDTH;
   };
   const title = 'Every ratio against its target: bars from 1 (the baseline) to the value, on a log scale';
@@ -196,17 +191,12 @@ function scenarioCharts(s: ScenarioResult): Chart[] {
     }
   }
   const curves = details.curves;
-  // Windows of `window` lookups, or of windowMs of wall time sliding by stepMs.
-  const { window, windowMs, stepMs } = s.settings;
-  const byLookups = typeof window === 'number';
-  const byTime = typeof windowMs === 'number' && typeof stepMs === 'number';
-  if (isRecordOf(curves, isNumbers) && (byLookups || byTime)) {
-    const title = byLookups
-      ? `${s.name}: L1 hit ratio per window of ${window} lookups`
-      : `${s.name}: L1 hit ratio per ${(windowMs as number) / 1000} s window`;
+  // Windows of windowMs of wall time, sliding by stepMs (warm_start).
+  const { windowMs, stepMs } = s.settings;
+  if (isRecordOf(curves, isNumbers) && typeof windowMs === 'number' && typeof stepMs === 'number') {
+    const title = `${s.name}: L1 hit ratio per ${windowMs / 1000} s window`;
     // A point at the end of its window.
-    const at = (w: number) =>
-      byLookups ? (w + 1) * (window as number) : ((windowMs as number) + w * (stepMs as number)) / 1000;
+    const at = (w: number) => (windowMs + w * stepMs) / 1000;
     const series = Object.entries(curves).map(([name, ratios], i) => ({
       name,
       colour: PALETTE[i % PALETTE.length] as string,
@@ -214,10 +204,10 @@ function scenarioCharts(s: ScenarioResult): Chart[] {
       data: { curve: name },
     }));
     const longest = Math.max(0, ...Object.values(curves).map((c) => c.length));
-    // Every window a tick when windows are lookups; a tick a second when they slide in time.
-    const ticks = byLookups
-      ? Array.from({ length: longest }, (_, w) => at(w))
-      : Array.from({ length: Math.floor(at(longest - 1)) + 1 }, (_, sec) => sec).filter((x) => x >= at(0));
+    // A tick a second.
+    const ticks = Array.from({ length: Math.floor(at(longest - 1)) + 1 }, (_, sec) => sec).filter(
+      (x) => x >= at(0),
+    );
     charts.push({
       file: `${s.name}_curves.svg`,
       title,
@@ -226,8 +216,8 @@ function scenarioCharts(s: ScenarioResult): Chart[] {
         series,
         xScale: 'linear',
         xTicks: ticks,
-        xLabel: byLookups ? (x) => (x >= 1000 ? `${x / 1000}k` : String(x)) : (x) => `${x} s`,
-        xTitle: byLookups ? 'lookups' : 'seconds since start (window end)',
+        xLabel: (x) => `${x} s`,
+        xTitle: 'seconds since start (window end)',
         yTitle: 'L1 hit ratio',
         title,
       }),

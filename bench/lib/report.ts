@@ -4,7 +4,8 @@ import type { Chart, RunCharts } from './charts.js';
 export type Value = number | string | boolean;
 
 interface Ratio {
-  value: number;
+  /** NaN when its divisor was 0; read back from JSON, that is null. */
+  value: number | null;
   /** e.g. ">= 0.85"; absent for ratios reported for information. */
   target?: string;
   met?: boolean;
@@ -63,6 +64,11 @@ function embed(c: Chart, links: ChartLinks): string {
   return `![${c.title}](${links.path}${c.file})`;
 }
 
+/** A ratio's value as the chart and the Markdown table print it (JSON turns NaN into null). */
+export function valueText(value: number | null): string {
+  return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(3) : String(value);
+}
+
 function scenarioMarkdown(s: ScenarioResult | FailedScenario, links?: ChartLinks): string {
   if ('error' in s) {
     const skipped = links?.run.skipped[s.name];
@@ -72,7 +78,7 @@ function scenarioMarkdown(s: ScenarioResult | FailedScenario, links?: ChartLinks
     ['ratio', 'value', 'target', 'met'],
     Object.entries(s.ratios).map(([k, r]) => [
       k,
-      r.value.toFixed(3),
+      valueText(r.value),
       r.target ?? '',
       r.met === undefined ? '' : r.met ? 'yes' : 'NO',
     ]),

@@ -74,6 +74,11 @@ export class Coherence {
       {
         onKeys: (keys) => {
           this.#metrics.trackedKeys.inc(keys.length);
+          // Dropped from L1 only, not marked against writes of ours on their
+          // way (TieredCache.changedElsewhere): tracking reports our own
+          // writes too, usually before Redis's answer to them, and cannot
+          // say whose write a key's report is, so marking would keep every
+          // row this sidecar writes out of its own L1.
           this.#dropKeys(keys);
         },
         onLost: () => {
@@ -197,6 +202,7 @@ export class Coherence {
 
   /** Reads the log and the fleet state; L1 is skipped until both are in hand. */
   async #catchUp(): Promise<void> {
+    const downs = this.#downs;
     this.#setCatchingUp(true);
     const read = await this.#bus.catchUp();
     const state = read ? await this.fleet.load() : undefined;
@@ -206,8 +212,12 @@ export class Coherence {
     }
     this.#adopt(state);
     this.#metrics.catchUps.labels('ok').inc();
-    this.#behind = false;
-    this.#stateFresh = true;
+    // A link that went down meanwhile may have missed messages this read
+    // did not see: still behind, so its re-arm or the resync reads again.
+    if (this.#downs === downs) {
+      this.#behind = false;
+      this.#stateFresh = true;
+    }
     this.#setCatchingUp(false);
   }
 

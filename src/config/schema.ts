@@ -332,7 +332,7 @@ export const SETTINGS = {
     env: 'INFERENCE_NICE',
     schema: int(0, 19),
     default: 10,
-    doc: 'added to the nice value of the inference worker threads (Linux, per thread): with every core busy the event loop, which answers hits, runs first; 0 leaves them as the process is',
+    doc: 'added to the nice value of the inference worker threads (Linux only, per thread; ignored elsewhere): with every core busy the event loop, which answers hits, runs first; 0 leaves them as the process is',
   },
   maxRunRows: {
     env: 'MAX_RUN_ROWS',

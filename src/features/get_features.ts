@@ -261,7 +261,11 @@ export class FeatureReader {
    * call for all of them (max_batch entities per request), stored like rows
    * the origin gave to a call. Readers keep the cached rows meanwhile; a row
    * that passes max_age before the refresh ends waits for it rather than
-   * ask the origin again. The caller's answer does not wait for it.
+   * ask the origin again. The caller's answer does not wait for it. None
+   * starts while the origin's slots are all taken: a refresh is optional,
+   * and one queued for a slot (it has no deadline of its own) would hold up
+   * the calls that need the origin behind it, more of them the slower the
+   * origin is.
    */
   #refreshDue(
     view: FeatureView,
@@ -273,7 +277,9 @@ export class FeatureReader {
   ): void {
     const settings = this.#deps.earlyRefresh;
     if (view.origin === undefined || settings === undefined || settings.beta <= 0) return;
-    const deltaMs = this.plumbing(view).originCost.ms;
+    const { origin, originCost } = this.plumbing(view);
+    if (origin?.saturated) return;
+    const deltaMs = originCost.ms;
     let due: number[] | undefined;
     let seen: Set<string> | undefined;
     for (let i = 0; i < values.length; i++) {

@@ -82,6 +82,11 @@ export class Origin {
     return (await Promise.all(batches)).flat();
   }
 
+  /** Whether every slot is taken or called for: a request made now would wait. */
+  get saturated(): boolean {
+    return this.#active >= this.#spec.concurrency || this.#waiting.length > 0;
+  }
+
   async #limited<T>(run: () => Promise<T>, signal: AbortSignal): Promise<T> {
     await this.#slot(signal);
     try {

@@ -24,8 +24,9 @@ const settings = workerData as WorkerSettings;
 // (setpriority on the calling thread, which is what pid 0 names here), so
 // when the cores are busy the thread answering hits is scheduled first and
 // model runs take what is left; with a core idle nothing changes. Set before
-// any session is made: ONNX Runtime's intra-op threads inherit it.
-if (settings.nice > 0) {
+// any session is made: ONNX Runtime's intra-op threads inherit it. Linux
+// only: elsewhere pid 0 names the whole process, event loop included.
+if (settings.nice > 0 && process.platform === 'linux') {
   try {
     setPriority(0, Math.min(19, getPriority(0) + settings.nice));
   } catch {

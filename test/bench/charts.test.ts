@@ -27,7 +27,7 @@ const speed: ScenarioResult = {
 const policies: ScenarioResult = {
   name: 'policies',
   title: 'hit ratios',
-  settings: { window: 100 },
+  settings: { windowMs: 1000, stepMs: 500 },
   ratios: { 'tinylfu − lru (points)': { value: 7.5, target: '>= 5', met: true } },
   phases: {},
   details: {
@@ -79,7 +79,7 @@ describe('the charts of a bench run', () => {
     expect(values).toHaveLength(expected.length);
     expected.forEach(({ name, r }, i) => {
       expect(values[i]?.attrs['data-ratio']).toBe(name);
-      expect(values[i]?.text.startsWith(r.value.toFixed(3))).toBe(true);
+      expect(values[i]?.text.startsWith((r.value as number).toFixed(3))).toBe(true);
       if (r.target !== undefined) expect(values[i]?.text).toContain(r.target);
       expect(bars[i]?.attrs['data-met']).toBe(r.met === undefined ? 'none' : r.met ? 'met' : 'not met');
     });
@@ -160,6 +160,25 @@ describe('the charts of a bench run', () => {
       ['warmed', 4],
     ]);
     expect(allElements(root).some((e) => e.text === '1 s')).toBe(true);
+  });
+
+  it('redraws a run read back from JSON, where a ratio over 0 is null, without throwing', () => {
+    const zero: ScenarioResult = {
+      name: 'zero',
+      title: 'a ratio over nothing',
+      settings: {},
+      ratios: { 'steady/0': { value: Number.NaN, target: '>= 0.9', met: false } },
+      phases: {},
+    };
+    const readBack = JSON.parse(JSON.stringify({ ...report, scenarios: [zero] })) as BenchReport;
+    expect(
+      readBack.scenarios[0] &&
+        'ratios' in readBack.scenarios[0] &&
+        readBack.scenarios[0].ratios['steady/0']?.value,
+    ).toBeNull();
+    const again = runCharts(readBack);
+    expect(toMarkdown(readBack, { run: again, path: '' })).toContain('| steady/0 | null | >= 0.9 | NO |');
+    expect(again.charts[0]?.svg).toContain('null (target &#62;= 0.9: NOT met)');
   });
 
   it('embeds every chart in the Markdown, relative to where the Markdown is', () => {

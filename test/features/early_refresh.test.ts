@@ -115,6 +115,34 @@ describe('early refresh of feature rows (FeatureReader)', () => {
     ]);
   });
 
+  it('starts no refresh while every slot of the origin is taken, so none queues ahead of the calls that need it', async () => {
+    const { clock, refreshed, reader, put } = await sides2('er_busy');
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    origin.route('er_busy', (req, res) => {
+      void held.then(() =>
+        json(res, { rows: req.entities.map(() => ({ event_time_ms: T0 + 1000, features: { n: 2 } })) }),
+      );
+    });
+    await put(['near'], T0);
+    clock.now = T0 + HOUR - 20;
+    // A call for an entity Redis lacks takes the origin's one slot and holds it.
+    const busy = reader.get(['er_busy'], column(['absent']), signal);
+    await eventually('the held origin call', async () =>
+      origin.asked('er_busy').length > 0 ? true : undefined,
+    );
+    // "near" is due, but the origin is saturated: served from L2, no refresh queued.
+    const res = await reader.get(['er_busy'], column(['near']), signal);
+    expect(res.views[0]?.sources).toEqual(['l2']);
+    release();
+    await busy;
+    await sleep(200);
+    expect(origin.asked('er_busy')).toEqual(['absent']);
+    expect(refreshed).toEqual([]);
+  });
+
   it('refreshes nothing with beta 0, or for a view without an origin', async () => {
     const keyPrefix = `er-${randomBytes(4).toString('hex')}`;
     const v = view('er_off');
