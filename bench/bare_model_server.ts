@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
 import protobuf from 'protobufjs';
+import { rawMethod } from '../test/helpers/raw_call.js';
 
 /**
  * The floor for the miss path: a grpc-js server that runs the heavy model
@@ -101,18 +102,7 @@ async function runPending(): Promise<void> {
   if (pending.length > 0) setImmediate(runPending);
 }
 
-const identity = (b: Buffer) => b;
-const service: grpc.ServiceDefinition = {
-  Predict: {
-    path: '/infercache.v1.InferCache/Predict',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+const service: grpc.ServiceDefinition = { Predict: rawMethod('/infercache.v1.InferCache/Predict') };
 const maxBytes = 16 * 1024 * 1024;
 const server = new grpc.Server({
   'grpc.max_receive_message_length': maxBytes,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { rawMethod } from '../test/helpers/raw_call.js';
 
 /**
  * The floor for the L1-hit path: the leanest grpc-js server that answers
@@ -16,17 +17,6 @@ const file = process.env.BENCH_BARE_RESPONSE_FILE;
 if (!file) throw new Error('BENCH_BARE_RESPONSE_FILE is not set');
 const response = readFileSync(file);
 
-const identity = (b: Buffer) => b;
-const unary = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({
-  path,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
-});
-
 // Same message limits as the sidecar's server (src/api/server.ts).
 const maxBytes = 64 * 1024 * 1024;
 const server = new grpc.Server({
@@ -35,7 +25,7 @@ const server = new grpc.Server({
   'grpc.enable_channelz': 0,
 });
 server.addService(
-  { Predict: unary('/infercache.v1.InferCache/Predict') },
+  { Predict: rawMethod('/infercache.v1.InferCache/Predict') },
   { Predict: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, response) },
 );
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {

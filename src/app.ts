@@ -293,7 +293,7 @@ async function assemble(config: Config, log: Logger, opened: (() => Promise<unkn
   ];
   if (config.warmIntervalMs > 0) {
     const scheduled = warmer;
-    // Each run gets one interval: a slow warm ends before the next begins rather than piling up.
+    // Each run is cut off after one interval (it still finishes the batches under way), so a slow warm overlaps the next by at most those rather than piling up.
     const warmNow = () =>
       void scheduled.warmTop(config.warmTop, 'schedule', AbortSignal.timeout(config.warmIntervalMs)).then(
         (warmed) => {

@@ -1,8 +1,8 @@
-import type { ServiceDefinition } from '@grpc/proto-loader';
-import { loadPackageDefinition } from '../../src/api/proto.js';
 import { createClient } from '../../test/helpers/client.js';
 import { metricSum } from '../../test/helpers/metrics.js';
+import { PREDICT } from '../../test/helpers/raw_call.js';
 import type { RedisServer } from '../../test/helpers/redis_server.js';
+import { serializeRequest } from '../../test/helpers/wire.js';
 import { closedLoop, cpuColumns, type LoadRun } from '../lib/load.js';
 import { progress } from '../lib/log.js';
 import { startBenchSidecar, stopBenchSidecar } from '../lib/procs.js';
@@ -19,7 +19,6 @@ const SETTLE_MS = 500;
 const BATCH_STOCK = 160;
 const BACKGROUND_ROWS = 512;
 const LAG_RESOLUTION_MS = 10;
-const PREDICT = '/infercache.v1.InferCache/Predict';
 // Small enough that the stream's rows (about 0.5 KiB each in L1, ~15 MiB of
 // them over a run) pass the predictions' share (half) several times over:
 // the bound line at the end then says how well L1 keeps to a bound it is
@@ -53,8 +52,6 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
   const probeClient = createClient(sidecar.grpcAddr);
   const sender = startThreadSender(sidecar.grpcAddr);
   const probe = irisRequest();
-  const encode = (loadPackageDefinition()['infercache.v1.InferCache'] as ServiceDefinition).Predict
-    ?.requestSerialize as (r: unknown) => Buffer;
   // Fresh random rows on every call: each batch is all misses, with caching
   // on. Made before each loaded phase, so the bench's own random-number
   // generation does not compete for the 2 cores while latency is measured
@@ -63,7 +60,7 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
   // Each batch its own ArrayBuffer: it is moved to the sender thread.
   const makeBatch = () =>
     new Uint8Array(
-      encode(heavyRequest(randomFloats(rng, BACKGROUND_ROWS * HEAVY_COLS), BACKGROUND_ROWS, false)),
+      serializeRequest(heavyRequest(randomFloats(rng, BACKGROUND_ROWS * HEAVY_COLS), BACKGROUND_ROWS, false)),
     );
   let stock: Uint8Array[] = [];
   let madeOnTheSpot = 0;
@@ -146,7 +143,7 @@ export async function loopLatency(redis: RedisServer): Promise<ScenarioResult> {
       background.errors += bg.errors;
     }
     background.madeOnTheSpot = madeOnTheSpot;
-    // Read at the end, with L1 holding every row the stream computed.
+    // Read at the end, after the stream has pressed L1 against its bound.
     const text = await sidecar.metrics();
     const mib = (name: string, labels?: Record<string, string>) => metricSum(text, name, labels) / 2 ** 20;
     memory.rssMiB = mib('infercache_process_resident_memory_bytes');

@@ -22,8 +22,10 @@ interface Started {
 // Calls being counted, until their status is sent. A WeakMap, not a
 // property on the call: a call grpc-js never ends leaves nothing behind.
 const started = new WeakMap<object, Started>();
-// The call classes whose sendStatus counts (grpc-js has one; hooked once).
+// The call classes whose sendStatus counts (grpc-js has one; hooked once),
+// and the last one hooked: a call of it costs one comparison.
 const hooked = new WeakSet<object>();
+let lastHooked: object | undefined;
 
 /**
  * Makes sendStatus of the class of `call` end the count of a call that is
@@ -31,7 +33,8 @@ const hooked = new WeakSet<object>();
  */
 function hookClassOf(call: object): void {
   const proto = Object.getPrototypeOf(call) as StatusSender;
-  if (hooked.has(proto)) return;
+  if (proto === lastHooked || hooked.has(proto)) return;
+  lastHooked = proto;
   hooked.add(proto);
   const send = proto.sendStatus;
   proto.sendStatus = function (this: object, status) {

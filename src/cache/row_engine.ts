@@ -223,21 +223,22 @@ export class RowEngine {
     }
     const marks = this.#cache.l1Marks;
     const kind = job.kind.id;
-    let changed = 0;
-    if (marks.changedSince(mark))
-      for (const key of storeKeys) if (!marks.unchanged(kind, key, mark)) changed++;
+    // Which rows L1 may keep: asked key by key only when anything changed since the mark.
+    const keep = marks.changedSince(mark)
+      ? storeKeys.map((key) => marks.unchanged(kind, key, mark))
+      : undefined;
     const l2 = job.writeL2 === undefined;
-    if (changed === 0) this.#cache.setMany(job.kind, storeKeys, storeValues, { l2 });
-    else {
+    if (keep === undefined || keep.every((k) => k)) {
+      this.#cache.setMany(job.kind, storeKeys, storeValues, { l2 });
+    } else {
       // Rare (a write of the same key raced this computation): split the batch.
-      const keep = storeKeys.map((key) => marks.unchanged(kind, key, mark));
       for (const toL1 of [true, false]) {
         const js = keep.flatMap((k, j) => (k === toL1 ? [j] : []));
         const ks = js.map((j) => storeKeys[j] as string);
         const vs = js.map((j) => storeValues[j] as V);
         this.#cache.setMany(job.kind, ks, vs, { l1: toL1, l2 });
       }
-      this.#cache.keptBack(job.kind as CacheKind<object>, changed);
+      this.#cache.keptBack(job.kind as CacheKind<object>, keep.filter((k) => !k).length);
     }
     if (job.writeL2 !== undefined && storeKeys.length > 0) job.writeL2(storeKeys, storeValues);
   }

@@ -44,6 +44,8 @@ class RowBytes {
   readonly #inputs: readonly (readonly [string, HostTensor])[];
   readonly #views: (Buffer[] | undefined)[];
   readonly #rowBytes: number[];
+  /** Bytes past the header of the scratch (a string input's share grows it). */
+  readonly #restBytes: number;
   /** Made at the first row(): a short row whose key the memo holds is never copied. */
   #scratch: Buffer | undefined;
   /** Bytes of a row past the header, when every row has this many (no string inputs). */
@@ -59,14 +61,13 @@ class RowBytes {
     this.#rowBytes = inputs.map(([, t]) => (rows === 0 ? 0 : Math.ceil(t.data.length / rows)));
     let rowBytes = 0;
     for (const n of this.#rowBytes) rowBytes += n;
+    this.#restBytes = rowBytes;
     this.fixedRowBytes = strings ? undefined : rowBytes;
   }
 
   #scratchWithHeader(): Buffer {
     const head = this.layout.header;
-    let rowBytes = 0;
-    for (const n of this.#rowBytes) rowBytes += n;
-    const scratch = Buffer.allocUnsafe(head.length + rowBytes);
+    const scratch = Buffer.allocUnsafe(head.length + this.#restBytes);
     head.copy(scratch, 0);
     this.#scratch = scratch;
     return scratch;

@@ -3,19 +3,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { callMetricsInterceptor } from '../../src/api/call_metrics.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { metricValue } from '../helpers/metrics.js';
+import { rawClient, rawMethod } from '../helpers/raw_call.js';
 
-const identity = (b: Buffer) => b;
-const method = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({
-  path,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
-});
-const ECHO = method('/infercache.v1.InferCache/Predict');
-const SILENT = method('/infercache.v1.InferCache/Warm');
+const ECHO = rawMethod('/infercache.v1.InferCache/Predict');
+const SILENT = rawMethod('/infercache.v1.InferCache/Warm');
 
 const closers: (() => void)[] = [];
 afterAll(() => {
@@ -38,22 +29,13 @@ async function server() {
       e ? reject(e) : resolve(p),
     ),
   );
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = rawClient(`127.0.0.1:${port}`);
   closers.push(() => {
     client.close();
     s.forceShutdown();
   });
-  const call = (m: grpc.MethodDefinition<Buffer, Buffer>, body: Buffer, deadlineMs = 5000) =>
-    new Promise<grpc.status>((resolve) => {
-      client.makeUnaryRequest(
-        m.path,
-        identity,
-        identity,
-        body,
-        { deadline: Date.now() + deadlineMs },
-        (error) => resolve(error ? (error.code as grpc.status) : grpc.status.OK),
-      );
-    });
+  const call = async (m: grpc.MethodDefinition<Buffer, Buffer>, body: Buffer, deadlineMs = 5000) =>
+    (await client.call(m.path, body, deadlineMs)).code;
   const counted = async (m: string, code: string) => {
     const text = await metrics.registry.metrics();
     return {

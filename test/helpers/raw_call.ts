@@ -1,6 +1,25 @@
 import { Worker } from 'node:worker_threads';
 import * as grpc from '@grpc/grpc-js';
 
+const identity = (b: Buffer) => b;
+
+/**
+ * A unary method whose requests and answers are bytes as they are (identity
+ * serializers): for servers that answer pre-encoded bytes (the benchmarks'
+ * bare servers) or tests of what grpc-js does around any handler.
+ */
+export function rawMethod(path: string): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
 /** What a unary call ended with, and how long it took. */
 export interface RawOutcome {
   readonly code: grpc.status;
@@ -17,7 +36,6 @@ export interface RawOutcome {
  */
 export function rawClient(addr: string) {
   const client = new grpc.Client(addr, grpc.credentials.createInsecure());
-  const identity = (b: Buffer) => b;
   return {
     call(path: string, request: Buffer, deadlineMs = 10_000): Promise<RawOutcome> {
       const started = performance.now();
